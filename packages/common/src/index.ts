@@ -9,3 +9,5 @@ export * from './message-record.js';
 export * from './properties.js';
 export * from './properties-file.js';
 export * from './socket-address.js';
+export * from './request-code.js';
+export * from './response-code.js';

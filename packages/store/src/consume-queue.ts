@@ -1,0 +1,263 @@
+// A consume queue: the index of one (topic, queueId) into the commit log. Unit N (logical offset N)
+// lives at byte N*20 of the queue's files: commitLogOffset (8) | size (4) | tagsCode (8). Files are
+// fixed-size and named by the byte offset of their first unit (RocketMQ's layout).
+//
+// One dispatcher thread writes a queue; readers on other threads map the same files read-only. A
+// unit is written offset and tag first and size last, and readers treat size > 0 as "present", then
+// verify the record it points to (see store-reader.ts), so a half-visible unit is never served.
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileNameToOffset, readInt64BE, writeInt64BE } from '@orbit/common';
+import { MappedFile } from './mapped-file.js';
+
+export const CQ_UNIT_BYTES = 20;
+
+export function consumeQueueDir(rootDir: string, topic: string, queueId: number): string {
+  return join(rootDir, topic, String(queueId));
+}
+
+function listFileStarts(dir: string): number[] {
+  if (!existsSync(dir)) return [];
+  const out: number[] = [];
+  for (const name of readdirSync(dir)) {
+    if (name.endsWith('.preparing')) {
+      rmSync(join(dir, name), { force: true });
+      continue;
+    }
+    const o = fileNameToOffset(name);
+    if (o !== undefined) out.push(o);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+export interface CqUnit {
+  physicalOffset: number;
+  sizeBytes: number;
+  tagsCode: number;
+}
+
+/** The writing side, owned by one queue actor on a dispatcher thread. */
+export class ConsumeQueueWriter {
+  private readonly files = new Map<number, MappedFile>();
+  private readonly dirtyRanges = new Map<MappedFile, [number, number]>();
+  /** Next logical offset to be written (the queue's max offset). */
+  maxOffset = 0;
+  /** First logical offset still on disk. */
+  minOffset = 0;
+  /** Commit-log offset just past the last unit written. */
+  maxPhysicalEnd = 0;
+
+  constructor(
+    readonly topic: string,
+    readonly queueId: number,
+    readonly dir: string,
+    readonly fileSizeBytes: number,
+  ) {}
+
+  /** Opens what is on disk and finds the max offset: the first empty unit of the last file. */
+  load(): void {
+    const starts = listFileStarts(this.dir);
+    if (starts.length === 0) return;
+    this.minOffset = starts[0]! / CQ_UNIT_BYTES;
+    const lastStart = starts[starts.length - 1]!;
+    const file = this.open(lastStart);
+    let at = 0;
+    for (; at < this.fileSizeBytes; at += CQ_UNIT_BYTES) {
+      const size = file.map.readInt32BE(at + 8);
+      if (size <= 0) break;
+      this.maxPhysicalEnd = readInt64BE(file.map, at) + size;
+    }
+    this.maxOffset = (lastStart + at) / CQ_UNIT_BYTES;
+    if (at === 0 && starts.length > 1) {
+      // An empty last file: the previous one holds the tail.
+      this.maxOffset = lastStart / CQ_UNIT_BYTES;
+    }
+  }
+
+  /** Crash recovery: units pointing at or past the recovered end of the commit log are removed. */
+  truncatePhysical(commitLogEnd: number): void {
+    const starts = listFileStarts(this.dir);
+    for (let i = starts.length - 1; i >= 0; i--) {
+      const file = this.open(starts[i]!);
+      let firstBad = -1;
+      for (let at = 0; at < this.fileSizeBytes; at += CQ_UNIT_BYTES) {
+        const size = file.map.readInt32BE(at + 8);
+        if (size <= 0) break;
+        if (readInt64BE(file.map, at) + size > commitLogEnd) {
+          firstBad = at;
+          break;
+        }
+      }
+      if (firstBad < 0) break;
+      file.map.fill(0, firstBad);
+      file.flushRangeSync(firstBad, this.fileSizeBytes);
+      if (firstBad === 0 && i > 0) {
+        file.close();
+        this.files.delete(starts[i]!);
+        rmSync(file.path, { force: true });
+      }
+    }
+    this.maxOffset = 0;
+    this.maxPhysicalEnd = 0;
+    this.load();
+  }
+
+  hasFileFor(logicalOffset: number): boolean {
+    const byteOffset = logicalOffset * CQ_UNIT_BYTES;
+    return this.files.has(byteOffset - (byteOffset % this.fileSizeBytes));
+  }
+
+  async createFileFor(logicalOffset: number): Promise<void> {
+    const byteOffset = logicalOffset * CQ_UNIT_BYTES;
+    const start = byteOffset - (byteOffset % this.fileSizeBytes);
+    mkdirSync(this.dir, { recursive: true });
+    const path = MappedFile.pathFor(this.dir, start);
+    if (!existsSync(path)) await MappedFile.prepare(path, this.fileSizeBytes, true);
+    this.open(start);
+    if (this.maxOffset === 0 && this.minOffset === 0) this.minOffset = start / CQ_UNIT_BYTES;
+  }
+
+  private open(start: number): MappedFile {
+    let file = this.files.get(start);
+    if (!file) {
+      file = MappedFile.openReadWrite(MappedFile.pathFor(this.dir, start), this.fileSizeBytes);
+      this.files.set(start, file);
+    }
+    return file;
+  }
+
+  /** Writes unit `logicalOffset`. The file must exist (hasFileFor / createFileFor). Idempotent. */
+  putUnit(logicalOffset: number, physicalOffset: number, sizeBytes: number, tagsCode: number): void {
+    const byteOffset = logicalOffset * CQ_UNIT_BYTES;
+    const start = byteOffset - (byteOffset % this.fileSizeBytes);
+    const file = this.files.get(start);
+    if (!file) throw new Error(`invariant violated: no consume-queue file for ${this.topic}:${this.queueId} offset ${logicalOffset}`);
+    const at = byteOffset - start;
+    const map = file.map;
+    writeInt64BE(map, at, physicalOffset);
+    writeInt64BE(map, at + 12, tagsCode);
+    map.writeInt32BE(sizeBytes, at + 8); // last: size > 0 marks the unit present
+    const range = this.dirtyRanges.get(file);
+    if (range) {
+      range[0] = Math.min(range[0], at);
+      range[1] = Math.max(range[1], at + CQ_UNIT_BYTES);
+    } else this.dirtyRanges.set(file, [at, at + CQ_UNIT_BYTES]);
+    if (logicalOffset + 1 > this.maxOffset) this.maxOffset = logicalOffset + 1;
+    if (physicalOffset + sizeBytes > this.maxPhysicalEnd) this.maxPhysicalEnd = physicalOffset + sizeBytes;
+  }
+
+  /** Makes written units durable (small ranges, so a blocking msync is cheap). */
+  flush(): void {
+    for (const [file, [from, to]] of this.dirtyRanges) file.flushRangeSync(from, to);
+    this.dirtyRanges.clear();
+    // Keep only the newest file open; older ones are never written again.
+    if (this.files.size > 2) {
+      const starts = [...this.files.keys()].sort((a, b) => a - b);
+      for (const s of starts.slice(0, -2)) {
+        this.files.get(s)!.close();
+        this.files.delete(s);
+      }
+    }
+  }
+
+  /** Retention: deletes files whose every unit points below the commit log's min offset. */
+  deleteBelow(minPhysicalOffset: number): number {
+    const starts = listFileStarts(this.dir);
+    let deleted = 0;
+    for (let i = 0; i < starts.length - 1; i++) {
+      const path = MappedFile.pathFor(this.dir, starts[i]!);
+      const file = this.files.get(starts[i]!) ?? MappedFile.openReadOnly(path);
+      const lastUnitAt = this.fileSizeBytes - CQ_UNIT_BYTES;
+      const lastPhysical = readInt64BE(file.map, lastUnitAt) + file.map.readInt32BE(lastUnitAt + 8);
+      if (lastPhysical > minPhysicalOffset) break;
+      file.close();
+      this.files.delete(starts[i]!);
+      rmSync(path, { force: true });
+      deleted++;
+      this.minOffset = starts[i + 1]! / CQ_UNIT_BYTES;
+    }
+    return deleted;
+  }
+
+  close(): void {
+    this.flush();
+    for (const f of this.files.values()) f.close();
+    this.files.clear();
+  }
+}
+
+/** The reading side: read-only mappings on the caller's thread. */
+export class ConsumeQueueReader {
+  private readonly files = new Map<number, MappedFile>();
+  private fileStarts: number[] = [];
+  private cachedMax = 0;
+  private listedEpoch = -1;
+
+  constructor(
+    readonly dir: string,
+    readonly fileSizeBytes: number,
+  ) {}
+
+  /** Re-lists files when retention may have removed some, dropping stale mappings. */
+  refresh(retentionEpoch: number): void {
+    if (retentionEpoch === this.listedEpoch) return;
+    this.listedEpoch = retentionEpoch;
+    this.fileStarts = listFileStarts(this.dir);
+    for (const start of [...this.files.keys()]) if (!this.fileStarts.includes(start)) this.files.delete(start);
+  }
+
+  exists(): boolean {
+    if (this.fileStarts.length === 0) this.fileStarts = listFileStarts(this.dir);
+    return this.fileStarts.length > 0;
+  }
+
+  minOffset(): number {
+    return this.fileStarts.length > 0 ? this.fileStarts[0]! / CQ_UNIT_BYTES : 0;
+  }
+
+  /** The next offset to be written: walks forward from the last known max over present units. */
+  maxOffset(): number {
+    if (this.cachedMax < this.minOffset()) this.cachedMax = this.minOffset();
+    for (let guard = 0; guard < 1_000_000; guard++) {
+      const byteOffset = this.cachedMax * CQ_UNIT_BYTES;
+      const map = this.mapFor(byteOffset);
+      if (!map) break;
+      const at = byteOffset % this.fileSizeBytes;
+      if (map.readInt32BE(at + 8) <= 0) break;
+      this.cachedMax++;
+    }
+    return this.cachedMax;
+  }
+
+  private mapFor(byteOffset: number): Buffer | undefined {
+    const start = byteOffset - (byteOffset % this.fileSizeBytes);
+    let file = this.files.get(start);
+    if (!file) {
+      const path = MappedFile.pathFor(this.dir, start);
+      if (!existsSync(path)) return undefined;
+      try {
+        file = MappedFile.openReadOnly(path);
+      } catch {
+        return undefined; // being prepared or just deleted
+      }
+      if (file.sizeBytes !== this.fileSizeBytes) return undefined;
+      this.files.set(start, file);
+      if (!this.fileStarts.includes(start)) this.fileStarts = [...this.fileStarts, start].sort((a, b) => a - b);
+    }
+    return file.map;
+  }
+
+  /** Reads unit `logicalOffset` into `out`; false when it is not (yet) there. */
+  readUnit(logicalOffset: number, out: CqUnit): boolean {
+    const byteOffset = logicalOffset * CQ_UNIT_BYTES;
+    const map = this.mapFor(byteOffset);
+    if (!map) return false;
+    const at = byteOffset % this.fileSizeBytes;
+    const size = map.readInt32BE(at + 8);
+    if (size <= 0) return false;
+    out.sizeBytes = size;
+    out.physicalOffset = readInt64BE(map, at);
+    out.tagsCode = readInt64BE(map, at + 12);
+    return true;
+  }
+}

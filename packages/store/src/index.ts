@@ -1,0 +1,6 @@
+export { MessageStore, type ArrivalListener, type RecoveryReport } from './message-store.js';
+export { defaultStoreConfig, validateStoreConfig, StorePaths, type MessageStoreConfig, type FlushDiskType } from './store-config.js';
+export { StoreError, type StoreErrorCode } from './store-error.js';
+export type { PutResult } from './append-channel.js';
+export { PutStatus, type PutStatusName } from './append-protocol.js';
+export type { GetMessageResult, GetMessageStatus, MessageFilter } from './store-reader.js';

@@ -1,0 +1,349 @@
+// The facade a program embeds. It starts the writer actor (its own thread) and the dispatcher actors
+// (a bounded set of threads), runs recovery in the right order, and offers appends (through the
+// shared-memory ring) and reads (on the caller's thread, from read-only mappings).
+//
+// Opening: writer finds the end of the log → dispatchers cut consume-queue units past it and rebuild
+// from the last durable point → every queue's next offset goes to the writer → appends are accepted.
+// Closing: appends drain → the log is synced → dispatch catches up and syncs → the checkpoint records
+// the end → the abort file is removed. A missing step leaves the abort file, so the next open recovers.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { validateMessage, type MessageToStore } from '@orbit/common';
+import { ActorHost, SpscRing, type ActorRef } from '@orbit/runtime';
+import { AppendChannel, type PutResult } from './append-channel.js';
+import type { DispatcherApi, DispatcherInit } from './dispatcher-actor.js';
+import { ARRIVAL_ALL_QUEUES } from './dispatcher-actor.js';
+import { SharedStoreState, StoreState } from './shared-state.js';
+import { defaultStoreConfig, StorePaths, validateStoreConfig, type MessageStoreConfig } from './store-config.js';
+import { StoreError } from './store-error.js';
+import { StoreReader, type GetMessageResult, type MessageFilter } from './store-reader.js';
+import type { CommitLogWriterApi, WriterInit, WriterStats } from './writer-actor.js';
+
+/** Called after dispatch with each queue that grew; topic undefined means "any queue may have". */
+export type ArrivalListener = (topic: string | undefined, queueId: number, maxOffset: number) => void;
+
+export interface RecoveryReport {
+  crashed: boolean;
+  writtenOffset: number;
+  recordsScanned: number;
+  truncatedReason?: string;
+  dispatchedFrom: number;
+}
+
+const COMPLETION_RING_BYTES = 4 * 1024 * 1024;
+const ARRIVAL_RING_BYTES = 1024 * 1024;
+const SHUTDOWN_TIMEOUT_MS = 30_000;
+
+function powerOfTwoAtLeast(n: number): number {
+  let p = 4096;
+  while (p < n) p *= 2;
+  return p;
+}
+
+export class MessageStore {
+  private readonly listeners = new Set<ArrivalListener>();
+  private arrivalLoop: Promise<void> | undefined;
+  private closing = false;
+  private closed = false;
+
+  private constructor(
+    readonly config: MessageStoreConfig,
+    private readonly host: ActorHost,
+    private readonly ownsHost: boolean,
+    private readonly shared: SharedStoreState,
+    private readonly writer: ActorRef<CommitLogWriterApi>,
+    private readonly dispatchers: ActorRef<DispatcherApi>[],
+    private readonly channel: AppendChannel,
+    private readonly arrivals: SpscRing[],
+    private readonly reader: StoreReader,
+    readonly recovery: RecoveryReport,
+  ) {}
+
+  static async open(overrides: Partial<MessageStoreConfig> = {}, options: { host?: ActorHost } = {}): Promise<MessageStore> {
+    const config = defaultStoreConfig(overrides);
+    validateStoreConfig(config);
+    for (const dir of [config.storePathRootDir, StorePaths.commitLog(config), StorePaths.consumeQueue(config), StorePaths.index(config), StorePaths.config(config)]) {
+      mkdirSync(dir, { recursive: true });
+    }
+    const crashed = claimAbortFile(StorePaths.abort(config));
+
+    const shared = new SharedStoreState();
+    const appendRing = SpscRing.create(powerOfTwoAtLeast(config.appendRingBytes));
+    const completionRing = SpscRing.create(COMPLETION_RING_BYTES);
+    const dispatcherCount = config.dispatchThreadCount;
+    // One arrival ring per dispatcher keeps every ring single-producer.
+    const arrivalRings = Array.from({ length: dispatcherCount }, () => SpscRing.create(ARRIVAL_RING_BYTES));
+    const host = options.host ?? new ActorHost({ threadCount: dispatcherCount, hostName: 'store' });
+    if (!options.host) await host.start();
+
+    const cleanup = async (err: unknown): Promise<never> => {
+      if (!options.host) await host.shutdown(5_000).catch(() => {});
+      throw err;
+    };
+    try {
+      const writerInit: WriterInit = { config, sharedState: shared.buffer, appendRing: appendRing.buffer, completionRing: completionRing.buffer, dispatcherCount, crashed };
+      const writer = await host.spawn<CommitLogWriterApi>({
+        name: `${config.storePathRootDir}#commitlog-writer`,
+        moduleUrl: new URL('./writer-actor.ts', import.meta.url).href,
+        exportName: 'createCommitLogWriter',
+        init: writerInit,
+        dedicatedThread: true,
+      });
+      const recovered = (await writer.call('recover')) as Awaited<ReturnType<CommitLogWriterApi['recover']>>;
+      const dispatchFrom = crashed ? Math.min(recovered.checkpoint.dispatchFlushedOffset, recovered.writtenOffset) : recovered.writtenOffset;
+      const dispatchers: ActorRef<DispatcherApi>[] = [];
+      for (let i = 0; i < dispatcherCount; i++) {
+        const init: DispatcherInit = { config, sharedState: shared.buffer, arrivalRing: arrivalRings[i]!.buffer, dispatcherIndex: i, dispatcherCount };
+        dispatchers.push(
+          await host.spawn<DispatcherApi>({
+            name: `${config.storePathRootDir}#dispatcher-${i}`,
+            moduleUrl: new URL('./dispatcher-actor.ts', import.meta.url).href,
+            exportName: 'createDispatcher',
+            init,
+            threadIndex: i % host.threadCount,
+          }),
+        );
+      }
+      const queueOffsets: [string, number, number][] = [];
+      for (const d of dispatchers) {
+        await d.call('recover', recovered.writtenOffset, dispatchFrom, crashed);
+        await d.call('start');
+      }
+      for (const d of dispatchers) {
+        await d.call('catchUp', recovered.writtenOffset, 10 * 60_000);
+        queueOffsets.push(...((await d.call('queueOffsets')) as [string, number, number][]));
+      }
+      await writer.call('start', queueOffsets);
+      shared.state = StoreState.running;
+
+      const channel = new AppendChannel(appendRing, completionRing, config.maxPendingAppends);
+      channel.start();
+      const reader = new StoreReader(config, shared, dispatcherCount);
+      const store = new MessageStore(config, host, !options.host, shared, writer, dispatchers, channel, arrivalRings, reader, {
+        crashed,
+        writtenOffset: recovered.writtenOffset,
+        recordsScanned: recovered.recordsScanned,
+        truncatedReason: recovered.truncatedReason,
+        dispatchedFrom: dispatchFrom,
+      });
+      host.on('actor-crashed', (event: { actorNames: string[]; error: Error }) => store.onActorCrashed(event));
+      store.arrivalLoop = store.readArrivals();
+      return store;
+    } catch (err) {
+      return cleanup(err);
+    }
+  }
+
+  private onActorCrashed(event: { actorNames: string[]; error: Error }): void {
+    const mine = event.actorNames.filter((n) => n.startsWith(`${this.config.storePathRootDir}#`));
+    if (mine.length === 0) return;
+    this.shared.state = StoreState.failed;
+    this.channel.failAll(new StoreError('WRITER_CRASHED', `store thread crashed (${mine.join(', ')}): ${event.error.message}`));
+  }
+
+  // ---- writes ---------------------------------------------------------------------------------
+
+  private checkWritable(): void {
+    if (this.closing || this.closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
+    if (this.shared.state === StoreState.failed) throw new StoreError('SERVICE_NOT_AVAILABLE', 'the store failed and accepts no writes');
+    if (this.shared.diskFull) throw new StoreError('SERVICE_NOT_AVAILABLE', `disk use is at or above diskSpaceWarningLevelRatio ${this.config.diskSpaceWarningLevelRatio}%`);
+  }
+
+  private validate(msg: MessageToStore): void {
+    const problem = validateMessage(msg, this.config.maxMessageSize);
+    if (problem) throw new StoreError(problem.startsWith('properties') ? 'PROPERTIES_SIZE_EXCEEDED' : 'MESSAGE_ILLEGAL', problem);
+  }
+
+  /**
+   * Appends one message. Resolves once it is in the log (ASYNC_FLUSH) or durable (SYNC_FLUSH, unless
+   * waitStoreOk is false: RocketMQ's WAIT=false property). Rejects with a StoreError, writing nothing,
+   * when the message is illegal or the store cannot take it.
+   */
+  async putMessage(msg: MessageToStore, options: { waitStoreOk?: boolean } = {}): Promise<PutResult> {
+    this.checkWritable();
+    this.validate(msg);
+    return this.channel.append([msg], options.waitStoreOk ?? true);
+  }
+
+  /** Appends a batch for one (topic, queueId): contiguous in the log, consecutive queue offsets. */
+  async putMessages(messages: MessageToStore[], options: { waitStoreOk?: boolean } = {}): Promise<PutResult> {
+    this.checkWritable();
+    if (messages.length === 0 || messages.length > 0xffff) throw new StoreError('MESSAGE_ILLEGAL', `a batch holds 1 to 65535 messages, not ${messages.length}`);
+    const { topic, queueId } = messages[0]!;
+    let bodyBytes = 0;
+    for (const m of messages) {
+      if (m.topic !== topic || m.queueId !== queueId) throw new StoreError('MESSAGE_ILLEGAL', 'every message of a batch must have the same topic and queue id');
+      this.validate(m);
+      bodyBytes += m.body.length;
+    }
+    if (bodyBytes > this.config.maxMessageSize) {
+      throw new StoreError('MESSAGE_ILLEGAL', `batch bodies total ${bodyBytes} bytes, more than maxMessageSize ${this.config.maxMessageSize}`);
+    }
+    return this.channel.append(messages, options.waitStoreOk ?? true);
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------
+
+  getMessage(topic: string, queueId: number, offset: number, maxCount: number, filter?: MessageFilter): GetMessageResult {
+    return this.reader.getMessage(topic, queueId, offset, { maxCount: Math.min(maxCount, this.config.maxTransferCountOnMessageInMemory), maxBytes: this.config.maxTransferBytesOnMessageInMemory }, filter);
+  }
+
+  /** One stored record by physical offset (VIEW_MESSAGE_BY_ID), as a slice of the map. */
+  getMessageByPhysicalOffset(physicalOffset: number): Buffer | undefined {
+    return this.reader.recordAt(physicalOffset);
+  }
+
+  getMaxOffsetInQueue(topic: string, queueId: number): number {
+    return this.reader.maxOffsetInQueue(topic, queueId);
+  }
+
+  getMinOffsetInQueue(topic: string, queueId: number): number {
+    return this.reader.minOffsetInQueue(topic, queueId);
+  }
+
+  getOffsetInQueueByTime(topic: string, queueId: number, timestamp: number, boundary: 'LOWER' | 'UPPER' = 'LOWER'): number {
+    return this.reader.offsetByTime(topic, queueId, timestamp, boundary);
+  }
+
+  getEarliestMessageTime(topic: string, queueId: number): number | undefined {
+    return this.reader.earliestMessageTime(topic, queueId);
+  }
+
+  queryMessagesByKey(topic: string, key: string, maxNum: number, beginMs = 0, endMs = Number.MAX_SAFE_INTEGER): Buffer[] {
+    return this.reader.queryByKey(topic, key, maxNum, beginMs, endMs);
+  }
+
+  get commitLogMaxOffset(): number {
+    return this.shared.writtenOffset;
+  }
+  get commitLogMinOffset(): number {
+    return this.shared.minPhysicalOffset;
+  }
+  get flushedOffset(): number {
+    return this.shared.flushedOffset;
+  }
+  get dispatchedOffset(): number {
+    return this.reader.dispatchedOffset;
+  }
+
+  /** Resolves once every record written so far is in the consume queues (tests, admin). */
+  async waitDispatched(offset = this.commitLogMaxOffset, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.dispatchedOffset < offset) {
+      if (Date.now() > deadline) throw new Error(`dispatch at ${this.dispatchedOffset}, not ${offset}, after ${timeoutMs} ms`);
+      const wait = this.shared.waitDispatchSeqAsync(this.shared.dispatchSeq, 50);
+      if (wait) await wait;
+    }
+  }
+
+  // ---- notifications and control --------------------------------------------------------------
+
+  onArrival(listener: ArrivalListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private async readArrivals(): Promise<void> {
+    const onRecord = (b: Buffer, at: number) => {
+      const queueId = b.readUInt32LE(at);
+      const maxOffset = b.readDoubleLE(at + 4);
+      const topicBytes = b.readUInt16LE(at + 12);
+      const topic = queueId === ARRIVAL_ALL_QUEUES ? undefined : b.toString('utf8', at + 14, at + 14 + topicBytes);
+      for (const l of this.listeners) {
+        try {
+          l(topic, queueId === ARRIVAL_ALL_QUEUES ? -1 : queueId, maxOffset);
+        } catch {
+          // A listener's failure is its own; the others still hear of the arrival.
+        }
+      }
+    };
+    // Dispatchers post arrivals before they bump dispatchSeq, so reading the sequence first and
+    // sleeping on it never misses a notification.
+    while (!this.closed) {
+      const seq = this.shared.dispatchSeq;
+      let polled = 0;
+      for (const ring of this.arrivals) polled += ring.poll(onRecord);
+      if (polled > 0) continue;
+      const wait = this.shared.waitDispatchSeqAsync(seq, 500);
+      if (wait) await wait;
+    }
+  }
+
+  /** Syncs the commit log now (both flush modes). */
+  async flush(): Promise<void> {
+    await this.writer.call('flush');
+  }
+
+  async stats(): Promise<{ writer: WriterStats; dispatchers: unknown[] }> {
+    return {
+      writer: (await this.writer.call('stats')) as WriterStats,
+      dispatchers: await Promise.all(this.dispatchers.map((d) => d.call('stats'))),
+    };
+  }
+
+  /** Runs retention now (force: ignore deleteWhen and disk use, still honour fileReservedTime). */
+  async cleanExpiredFiles(options: { force?: boolean; nowMs?: number } = {}): Promise<number[]> {
+    return (await this.writer.call('cleanExpiredFiles', options)) as number[];
+  }
+
+  /** Test and admin hook: the writer's segment start offsets. */
+  async segmentOffsets(): Promise<number[]> {
+    return (await this.writer.call('segmentOffsets')) as number[];
+  }
+
+  async ageSegment(start: number, ageMs: number): Promise<void> {
+    await this.writer.call('ageSegment', start, ageMs);
+  }
+
+  /** Clean shutdown: nothing accepted is lost and the next open needs no scan. */
+  async close(): Promise<void> {
+    if (this.closing || this.closed) return;
+    this.closing = true;
+    const failed = this.shared.state === StoreState.failed;
+    try {
+      await this.channel.drain(SHUTDOWN_TIMEOUT_MS);
+      if (!failed) {
+        const end = (await this.writer.call('drainAndFlush')) as number;
+        for (const d of this.dispatchers) await d.call('catchUp', end, SHUTDOWN_TIMEOUT_MS);
+        for (const d of this.dispatchers) await d.call('stop');
+        await this.writer.call('finalCheckpoint');
+        await this.writer.call('stop');
+        rmSync(StorePaths.abort(this.config), { force: true });
+      }
+    } finally {
+      this.closed = true;
+      this.shared.state = StoreState.stopped;
+      this.channel.failAll(new StoreError('STORE_CLOSED', 'the store is closed'));
+      for (const ring of this.arrivals) ring.close();
+      this.shared.wakeAll();
+      await this.arrivalLoop;
+      this.reader.close();
+      if (this.ownsHost) await this.host.shutdown(5_000);
+    }
+  }
+}
+
+/**
+ * The abort file exists while a store is open; finding one at start means the last run did not
+ * close cleanly. It holds the PID, so a second process opening the same store is refused.
+ */
+function claimAbortFile(path: string): boolean {
+  let crashed = false;
+  if (existsSync(path)) {
+    crashed = true;
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+      throw new StoreError('STORE_LOCKED', `store is in use by process ${pid} (${path})`);
+    }
+  }
+  writeFileSync(path, String(process.pid));
+  return crashed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

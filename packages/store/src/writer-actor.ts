@@ -1,0 +1,620 @@
+// The commit-log writer: an actor on a thread of its own. It is the one place that orders the log
+// and every queue: requests arrive through a shared-memory ring already encoded as stored records;
+// the writer copies each into the mapped segment, assigns the physical offset, the per-queue offset
+// and the store time, computes the body CRC, publishes the new end for readers, and answers through
+// a completion ring. Durability is a group commit: one fdatasync covers every append written before
+// it started, and appends keep being written while it runs.
+import { existsSync, mkdirSync, rmSync, statfsSync, statSync, utimesSync } from 'node:fs';
+import { SpscRing, type ActorContext } from '@orbit/runtime';
+import { MessageMagic, RecordField, stampBodyCrc, stampRecord, transactionType, SysFlag, MIN_RECORD_BYTES } from '@orbit/common';
+import {
+  APPEND_HEADER_BYTES,
+  AppendFlags,
+  COMPLETION_BYTES,
+  PutStatus,
+  RequestType,
+  writeCompletion,
+} from './append-protocol.js';
+import { EMPTY_CHECKPOINT, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { recoverCommitLog, type CommitLogRecovery } from './commit-log-recovery.js';
+import { MappedFile } from './mapped-file.js';
+import { QueueRegistration } from './ring-records.js';
+import { SharedStoreState, StoreState } from './shared-state.js';
+import { StorePaths, type MessageStoreConfig } from './store-config.js';
+
+export interface WriterInit {
+  config: MessageStoreConfig;
+  sharedState: SharedArrayBuffer;
+  appendRing: SharedArrayBuffer;
+  completionRing: SharedArrayBuffer;
+  dispatcherCount: number;
+  crashed: boolean;
+}
+
+export interface WriterStats {
+  writtenOffset: number;
+  flushedOffset: number;
+  minPhysicalOffset: number;
+  appends: number;
+  messages: number;
+  bytes: number;
+  flushes: number;
+  flushTimeouts: number;
+  segmentRolls: number;
+  segmentsPrepared: number;
+  preparationFailures: number;
+  pendingSyncAppends: number;
+  lastError?: string;
+}
+
+interface QueueCursor {
+  nextOffset: number;
+}
+
+interface PendingSync {
+  seq: number;
+  endOffset: number;
+  deadlineMs: number;
+  count: number;
+  wroteBytes: number;
+  physicalOffset: number;
+  queueOffset: number;
+  storeTimestamp: number;
+}
+
+const MAX_REQUESTS_PER_POLL = 512;
+const IDLE_WAIT_MS = 200;
+const CHECKPOINT_INTERVAL_MS = 1_000;
+const MAX_DELETES_PER_RUN = 10;
+const HOUR_MS = 3_600_000;
+
+export class CommitLogWriter {
+  private readonly config: MessageStoreConfig;
+  private readonly dir: string;
+  private readonly shared: SharedStoreState;
+  private readonly appendRing: SpscRing;
+  private readonly completionRing: SpscRing;
+  private readonly segmentSize: number;
+
+  private current: MappedFile | undefined;
+  /** Write position inside `current`. */
+  private position = 0;
+  private writtenOffset = 0;
+  private lastStoreTimestamp = 0;
+  private readonly segments: number[] = [];
+  private next: { start: number; ready: Promise<void>; failed?: Error; done: boolean } | undefined;
+
+  private readonly queueTable = new Map<string, QueueCursor>();
+  private readonly slots: (QueueCursor | undefined)[] = [];
+
+  private readonly dirty = new Set<MappedFile>();
+  private flushing = false;
+  private flushedOffset = 0;
+  private lastThoroughFlushMs = Date.now();
+  private lastCheckpointMs = 0;
+  private pendingSync: PendingSync[] = [];
+  private pendingSyncHead = 0;
+  /** Completions that did not fit the completion ring yet; drained first next time. */
+  private overflow: Buffer[] = [];
+  /** Requests polled while the next segment was not ready, kept in order. */
+  private stalled: Buffer[] = [];
+
+  private running = false;
+  private loopDone: Promise<void> | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly stats: WriterStats = {
+    writtenOffset: 0,
+    flushedOffset: 0,
+    minPhysicalOffset: 0,
+    appends: 0,
+    messages: 0,
+    bytes: 0,
+    flushes: 0,
+    flushTimeouts: 0,
+    segmentRolls: 0,
+    segmentsPrepared: 0,
+    preparationFailures: 0,
+    pendingSyncAppends: 0,
+  };
+
+  constructor(private readonly init: WriterInit) {
+    this.config = init.config;
+    this.dir = StorePaths.commitLog(this.config);
+    this.segmentSize = this.config.mappedFileSizeCommitLog;
+    this.shared = new SharedStoreState(init.sharedState);
+    this.appendRing = SpscRing.attach(init.appendRing);
+    this.completionRing = SpscRing.attach(init.completionRing);
+  }
+
+  /** Step 1 of opening: find the end of the log (scanning only after a crash). */
+  recover(): CommitLogRecovery & { checkpoint: Checkpoint } {
+    mkdirSync(this.dir, { recursive: true });
+    const checkpoint = readCheckpoint(StorePaths.checkpoint(this.config));
+    const result = recoverCommitLog(this.dir, this.segmentSize, checkpoint, this.init.crashed, this.config.checkCRCOnRecover);
+    this.segments.push(...result.segments);
+    this.writtenOffset = result.writtenOffset;
+    this.flushedOffset = result.writtenOffset;
+    this.lastStoreTimestamp = result.lastStoreTimestamp;
+    const minPhysical = this.segments.length > 0 ? this.segments[0]! : 0;
+    this.shared.minPhysicalOffset = Math.min(minPhysical, this.writtenOffset);
+    this.shared.flushedOffset = this.writtenOffset;
+    this.shared.lastStoreTimestamp = this.lastStoreTimestamp;
+    this.shared.publishWritten(this.writtenOffset);
+    const effective = checkpoint ?? EMPTY_CHECKPOINT;
+    // From here on the checkpoint says "running": a crash from now on is recognised as one.
+    writeCheckpoint(StorePaths.checkpoint(this.config), { ...effective, flushedOffset: this.writtenOffset, dispatchFlushedOffset: Math.min(effective.dispatchFlushedOffset, this.writtenOffset), shutdownWrittenOffset: -1 });
+    return { ...result, checkpoint: effective };
+  }
+
+  /** Step 2: with every queue's next offset known (from the rebuilt consume queues), accept appends. */
+  async start(queueOffsets: [topic: string, queueId: number, nextOffset: number][]): Promise<void> {
+    for (const [topic, queueId, nextOffset] of queueOffsets) {
+      const key = queueKey(topic, queueId);
+      const cursor = this.queueTable.get(key);
+      if (!cursor || cursor.nextOffset < nextOffset) this.queueTable.set(key, { nextOffset });
+    }
+    await this.openSegmentFor(this.writtenOffset);
+    this.running = true;
+    this.timers.push(setInterval(() => this.onFlushTimer(), Math.max(10, this.config.flushIntervalCommitLog)));
+    this.timers.push(setInterval(() => this.expireSyncWaiters(), 50));
+    this.timers.push(setInterval(() => void this.cleanExpiredFiles({}).catch((e) => this.fail(e)), this.config.cleanResourceInterval));
+    this.checkDiskSpace();
+    this.loopDone = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      if (this.stalled.length > 0) {
+        await this.resumeStalled();
+        continue;
+      }
+      const handled = this.appendRing.poll((bytes, offset, length) => this.onRequest(bytes, offset, length), MAX_REQUESTS_PER_POLL);
+      if (handled > 0) {
+        this.afterBatch();
+        continue;
+      }
+      if (this.appendRing.isClosed) break;
+      await this.appendRing.waitForData(IDLE_WAIT_MS);
+    }
+    this.afterBatch();
+  }
+
+  private onRequest(bytes: Buffer, offset: number, length: number): void {
+    if (this.stalled.length > 0) {
+      this.stalled.push(Buffer.from(bytes.subarray(offset, offset + length)));
+      return;
+    }
+    const type = bytes[offset];
+    if (type === RequestType.REGISTER_QUEUE) {
+      const reg = QueueRegistration.fromBytes(bytes.subarray(offset + 1, offset + length));
+      const key = queueKey(reg.topic(), reg.queueId());
+      let cursor = this.queueTable.get(key);
+      if (!cursor) {
+        cursor = { nextOffset: 0 };
+        this.queueTable.set(key, cursor);
+      }
+      this.slots[reg.slot()] = cursor;
+      return;
+    }
+    if (type !== RequestType.APPEND) throw new Error(`invariant violated: unknown request type ${type}`);
+    if (!this.appendOne(bytes, offset, length)) {
+      this.stalled.push(Buffer.from(bytes.subarray(offset, offset + length)));
+    }
+  }
+
+  /**
+   * Writes one APPEND request. Returns false when it needs the next segment and that is still being
+   * prepared: the caller keeps the request and retries once it is ready.
+   */
+  private appendOne(bytes: Buffer, offset: number, length: number): boolean {
+    const flags = bytes[offset + 1]!;
+    const count = bytes.readUInt16LE(offset + 2);
+    const slot = bytes.readUInt32LE(offset + 4);
+    const seq = bytes.readUInt32LE(offset + 8);
+    const recordsStart = offset + APPEND_HEADER_BYTES;
+    const totalBytes = length - APPEND_HEADER_BYTES;
+    const cursor = this.slots[slot];
+    if (!cursor || count === 0) {
+      this.complete(PutStatus.UNKNOWN_ERROR, seq, count, 0, -1, -1, 0);
+      return true;
+    }
+    if (this.shared.diskFull) {
+      this.complete(PutStatus.SERVICE_NOT_AVAILABLE, seq, count, 0, -1, -1, 0);
+      return true;
+    }
+    if (totalBytes + 8 > this.segmentSize) {
+      this.complete(PutStatus.MESSAGE_ILLEGAL, seq, count, 0, -1, -1, 0);
+      return true;
+    }
+    // Records never span segments: when this request and an 8-byte end marker do not fit, the rest
+    // of the segment becomes a BLANK marker and the log rolls to the prepared next segment.
+    if (this.position + totalBytes + 8 > this.segmentSize) {
+      if (!this.next || !this.next.done) return false;
+      if (this.next.failed) {
+        this.complete(PutStatus.CREATE_MAPPED_FILE_FAILED, seq, count, 0, -1, -1, 0);
+        this.prepareNext(this.next.start); // try again for later appends
+        return true;
+      }
+      this.rollSegment();
+    }
+    const map = this.current!.map;
+    const segmentStart = this.current!.startOffset;
+    bytes.copy(map, this.position, recordsStart, recordsStart + totalBytes);
+    let storeTimestamp = Date.now();
+    if (storeTimestamp < this.lastStoreTimestamp) storeTimestamp = this.lastStoreTimestamp; // never decreases
+    const firstPhysical = segmentStart + this.position;
+    let firstQueueOffset = -1;
+    let at = this.position;
+    const end = this.position + totalBytes;
+    for (let i = 0; i < count; i++) {
+      const size = map.readInt32BE(at);
+      if (size < MIN_RECORD_BYTES || at + size > end || !isMessageMagic(map.readInt32BE(at + 4))) {
+        // The caller encodes these; a bad one means a bug, and nothing past `position` is published.
+        map.fill(0, this.position, end);
+        this.complete(PutStatus.MESSAGE_ILLEGAL, seq, count, 0, -1, -1, 0);
+        return true;
+      }
+      const tranType = transactionType(map.readInt32BE(at + RecordField.SYSFLAG));
+      // Prepared and rolled-back transaction records take no queue offset (RocketMQ writes 0).
+      const noQueueSlot = tranType === SysFlag.TRANSACTION_PREPARED_TYPE || tranType === SysFlag.TRANSACTION_ROLLBACK_TYPE;
+      const queueOffset = noQueueSlot ? 0 : cursor.nextOffset++;
+      if (i === 0) firstQueueOffset = queueOffset;
+      stampRecord(map, at, queueOffset, segmentStart + at, storeTimestamp);
+      stampBodyCrc(map, at);
+      at += size;
+    }
+    if (at !== end) throw new Error(`invariant violated: records add up to ${at - this.position}, request carried ${totalBytes}`);
+    this.position = end;
+    this.writtenOffset = segmentStart + end;
+    this.lastStoreTimestamp = storeTimestamp;
+    this.dirty.add(this.current!);
+    this.stats.appends++;
+    this.stats.messages += count;
+    this.stats.bytes += totalBytes;
+    const waits = this.config.flushDiskType === 'SYNC_FLUSH' && (flags & AppendFlags.WAIT_STORE_OK) !== 0;
+    if (waits) {
+      this.pendingSync.push({
+        seq,
+        endOffset: this.writtenOffset,
+        deadlineMs: storeTimestamp + this.config.syncFlushTimeout,
+        count,
+        wroteBytes: totalBytes,
+        physicalOffset: firstPhysical,
+        queueOffset: firstQueueOffset,
+        storeTimestamp,
+      });
+    } else {
+      this.complete(PutStatus.PUT_OK, seq, count, totalBytes, firstPhysical, firstQueueOffset, storeTimestamp);
+    }
+    return true;
+  }
+
+  private afterBatch(): void {
+    if (this.shared.writtenOffset !== this.writtenOffset) {
+      this.shared.lastStoreTimestamp = this.lastStoreTimestamp;
+      this.shared.publishWritten(this.writtenOffset);
+    }
+    if (this.pendingSync.length > this.pendingSyncHead) void this.flush();
+    this.drainOverflow();
+    this.completionRing.commit();
+  }
+
+  private complete(status: number, seq: number, count: number, wroteBytes: number, physicalOffset: number, queueOffset: number, storeTimestamp: number): void {
+    if (this.overflow.length === 0) {
+      const at = this.completionRing.tryReserve(COMPLETION_BYTES);
+      if (at >= 0) {
+        writeCompletion(this.completionRing.bytes, at, status, seq, count, wroteBytes, physicalOffset, queueOffset, storeTimestamp);
+        return;
+      }
+    }
+    const buf = Buffer.alloc(COMPLETION_BYTES);
+    writeCompletion(buf, 0, status, seq, count, wroteBytes, physicalOffset, queueOffset, storeTimestamp);
+    this.overflow.push(buf);
+  }
+
+  private drainOverflow(): void {
+    let i = 0;
+    for (; i < this.overflow.length; i++) {
+      const at = this.completionRing.tryReserve(COMPLETION_BYTES);
+      if (at < 0) break;
+      this.overflow[i]!.copy(this.completionRing.bytes, at);
+    }
+    if (i > 0) this.overflow.splice(0, i);
+    if (this.overflow.length > 0 && !this.overflowTimer) {
+      // The caller is slow to read completions: look again shortly rather than spin.
+      this.overflowTimer = setTimeout(() => {
+        this.overflowTimer = undefined;
+        this.drainOverflow();
+        this.completionRing.commit();
+      }, 1);
+    }
+  }
+  private overflowTimer: NodeJS.Timeout | undefined;
+
+  private async resumeStalled(): Promise<void> {
+    if (this.next && !this.next.done) await this.next.ready.catch(() => {});
+    const stalled = this.stalled;
+    this.stalled = [];
+    let i = 0;
+    for (; i < stalled.length; i++) {
+      const req = stalled[i]!;
+      if (req[0] === RequestType.REGISTER_QUEUE) {
+        this.onRequest(req, 0, req.length);
+        continue;
+      }
+      if (!this.appendOne(req, 0, req.length)) break;
+    }
+    if (i < stalled.length) {
+      this.stalled = stalled.slice(i);
+      if (this.next && !this.next.done) return; // still preparing: loop awaits again
+    }
+    this.afterBatch();
+  }
+
+  // ---- segments -------------------------------------------------------------------------------
+
+  private async openSegmentFor(offset: number): Promise<void> {
+    const start = offset - (offset % this.segmentSize);
+    const path = MappedFile.pathFor(this.dir, start);
+    if (!existsSync(path)) {
+      await MappedFile.prepare(path, this.segmentSize, this.config.warmMappedFileEnable);
+      this.stats.segmentsPrepared++;
+    }
+    if (!this.segments.includes(start)) this.segments.push(start);
+    this.current = MappedFile.openReadWrite(path, this.segmentSize);
+    this.position = offset - start;
+    this.prepareNext(start + this.segmentSize);
+  }
+
+  /** Prepares the following segment ahead of the writer so no append waits on a fresh file. */
+  private prepareNext(start: number): void {
+    const path = MappedFile.pathFor(this.dir, start);
+    const entry: { start: number; ready: Promise<void>; failed?: Error; done: boolean } = { start, done: false, ready: Promise.resolve() };
+    entry.ready = (existsSync(path) ? Promise.resolve() : MappedFile.prepare(path, this.segmentSize, this.config.warmMappedFileEnable).then(() => {
+      this.stats.segmentsPrepared++;
+    })).then(
+      () => {
+        entry.done = true;
+      },
+      (err: Error) => {
+        entry.failed = err;
+        entry.done = true;
+        this.stats.preparationFailures++;
+        this.stats.lastError = `preparing segment ${start}: ${err.message}`;
+      },
+    );
+    this.next = entry;
+  }
+
+  private rollSegment(): void {
+    const map = this.current!.map;
+    const remaining = this.segmentSize - this.position;
+    map.writeInt32BE(remaining, this.position);
+    map.writeInt32BE(MessageMagic.BLANK, this.position + 4);
+    const nextStart = this.current!.startOffset + this.segmentSize;
+    this.dirty.add(this.current!);
+    this.current = MappedFile.openReadWrite(MappedFile.pathFor(this.dir, nextStart), this.segmentSize);
+    if (!this.segments.includes(nextStart)) this.segments.push(nextStart);
+    this.position = 0;
+    this.writtenOffset = nextStart;
+    this.stats.segmentRolls++;
+    this.prepareNext(nextStart + this.segmentSize);
+  }
+
+  // ---- durability -----------------------------------------------------------------------------
+
+  private onFlushTimer(): void {
+    const dirtyBytes = this.writtenOffset - this.flushedOffset;
+    const now = Date.now();
+    const thorough = now - this.lastThoroughFlushMs >= this.config.flushCommitLogThoroughInterval;
+    if (dirtyBytes >= this.config.flushCommitLogLeastPages * 4096 || (thorough && dirtyBytes > 0)) void this.flush();
+    if (thorough) this.lastThoroughFlushMs = now;
+    if (now - this.lastCheckpointMs >= CHECKPOINT_INTERVAL_MS) this.saveCheckpoint(-1);
+  }
+
+  /**
+   * One group commit: everything written before it starts becomes durable. SYNC_FLUSH appends
+   * waiting on it complete together; if more arrived meanwhile, the next sync starts at once.
+   */
+  async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.flushedOffset < this.writtenOffset) {
+        const target = this.writtenOffset;
+        const files = [...this.dirty];
+        this.dirty.clear();
+        await Promise.all(files.map((f) => f.flushAsync()));
+        for (const f of files) if (f !== this.current) f.close();
+        this.flushedOffset = target;
+        this.shared.flushedOffset = target;
+        this.stats.flushes++;
+        this.completeDurable(target);
+        if (this.pendingSync.length === this.pendingSyncHead) break;
+      }
+    } catch (err) {
+      this.fail(err as Error);
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private completeDurable(durableOffset: number): void {
+    let completed = 0;
+    while (this.pendingSyncHead < this.pendingSync.length) {
+      const p = this.pendingSync[this.pendingSyncHead]!;
+      if (p.endOffset > durableOffset) break;
+      this.complete(PutStatus.PUT_OK, p.seq, p.count, p.wroteBytes, p.physicalOffset, p.queueOffset, p.storeTimestamp);
+      this.pendingSyncHead++;
+      completed++;
+    }
+    this.compactPendingSync();
+    if (completed > 0) {
+      this.drainOverflow();
+      this.completionRing.commit();
+    }
+  }
+
+  private expireSyncWaiters(): void {
+    const now = Date.now();
+    let expired = 0;
+    while (this.pendingSyncHead < this.pendingSync.length) {
+      const p = this.pendingSync[this.pendingSyncHead]!;
+      if (p.deadlineMs > now) break;
+      // The message is stored; only the durability promise was not kept in time.
+      this.complete(PutStatus.FLUSH_DISK_TIMEOUT, p.seq, p.count, p.wroteBytes, p.physicalOffset, p.queueOffset, p.storeTimestamp);
+      this.pendingSyncHead++;
+      expired++;
+    }
+    if (expired > 0) {
+      this.stats.flushTimeouts += expired;
+      this.compactPendingSync();
+      this.drainOverflow();
+      this.completionRing.commit();
+    }
+  }
+
+  private compactPendingSync(): void {
+    if (this.pendingSyncHead > 1024 && this.pendingSyncHead * 2 > this.pendingSync.length) {
+      this.pendingSync = this.pendingSync.slice(this.pendingSyncHead);
+      this.pendingSyncHead = 0;
+    }
+  }
+
+  private saveCheckpoint(shutdownWrittenOffset: number): void {
+    this.lastCheckpointMs = Date.now();
+    const dispatchFlushed = Math.min(this.shared.minDispatchFlushedOffset(this.init.dispatcherCount), this.flushedOffset);
+    writeCheckpoint(StorePaths.checkpoint(this.config), {
+      physicMsgTimestamp: this.lastStoreTimestamp,
+      logicsMsgTimestamp: this.lastStoreTimestamp,
+      indexMsgTimestamp: this.lastStoreTimestamp,
+      flushedOffset: this.flushedOffset,
+      dispatchFlushedOffset: dispatchFlushed,
+      shutdownWrittenOffset,
+    });
+  }
+
+  // ---- retention ------------------------------------------------------------------------------
+
+  private checkDiskSpace(): number {
+    try {
+      const s = statfsSync(this.dir);
+      const usedRatio = s.blocks > 0 ? (100 * (s.blocks - s.bavail)) / s.blocks : 0;
+      this.shared.diskFull = usedRatio >= this.config.diskSpaceWarningLevelRatio;
+      return usedRatio;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * Deletes commit-log segments whose last write is older than fileReservedTime, at the deleteWhen
+   * hour or at any hour when the disk is fuller than diskMaxUsedSpaceRatio (or when forced).
+   * Never the segment being written. Readers drop their mappings when the retention epoch moves.
+   */
+  async cleanExpiredFiles(options: { force?: boolean; nowMs?: number }): Promise<number[]> {
+    const usedRatio = this.checkDiskSpace();
+    const now = options.nowMs ?? Date.now();
+    const hour = String(new Date(now).getHours()).padStart(2, '0');
+    const isDeleteHour = this.config.deleteWhen.split(';').map((h) => h.trim().padStart(2, '0')).includes(hour);
+    if (!options.force && !isDeleteHour && usedRatio < this.config.diskMaxUsedSpaceRatio) return [];
+    const reservedMs = this.config.fileReservedTime * HOUR_MS;
+    const currentStart = this.current?.startOffset ?? -1;
+    const deleted: number[] = [];
+    this.segments.sort((a, b) => a - b);
+    for (const start of [...this.segments]) {
+      if (deleted.length >= MAX_DELETES_PER_RUN || start >= currentStart) break;
+      const path = MappedFile.pathFor(this.dir, start);
+      let mtimeMs: number;
+      try {
+        mtimeMs = statSync(path).mtimeMs;
+      } catch {
+        mtimeMs = 0;
+      }
+      if (now - mtimeMs < reservedMs) break; // segments are in write order: the rest are younger
+      rmSync(path, { force: true });
+      this.segments.splice(this.segments.indexOf(start), 1);
+      deleted.push(start);
+    }
+    if (deleted.length > 0) {
+      this.shared.minPhysicalOffset = this.segments[0] ?? this.writtenOffset;
+      this.shared.bumpRetentionEpoch();
+    }
+    return deleted;
+  }
+
+  /** Test hook: age a segment's modification time as if it had been written long ago. */
+  ageSegment(start: number, ageMs: number): void {
+    const t = new Date(Date.now() - ageMs);
+    utimesSync(MappedFile.pathFor(this.dir, start), t, t);
+  }
+
+  // ---- control --------------------------------------------------------------------------------
+
+  getStats(): WriterStats {
+    return {
+      ...this.stats,
+      writtenOffset: this.writtenOffset,
+      flushedOffset: this.flushedOffset,
+      minPhysicalOffset: this.shared.minPhysicalOffset,
+      pendingSyncAppends: this.pendingSync.length - this.pendingSyncHead,
+    };
+  }
+
+  segmentOffsets(): number[] {
+    return [...this.segments].sort((a, b) => a - b);
+  }
+
+  /** Stops taking requests (after the caller closed the ring and it is drained) and syncs. */
+  async drainAndFlush(): Promise<number> {
+    this.running = false;
+    this.appendRing.close();
+    await this.loopDone;
+    while (this.stalled.length > 0) await this.resumeStalled();
+    await this.flush();
+    return this.writtenOffset;
+  }
+
+  /** Last step of a clean shutdown, once dispatch has caught up: the checkpoint says where the log ends. */
+  finalCheckpoint(): void {
+    this.saveCheckpoint(this.writtenOffset);
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (this.running) await this.drainAndFlush();
+    this.current?.close();
+  }
+
+  private fail(err: Error): void {
+    this.stats.lastError = err.message;
+    this.shared.state = StoreState.failed;
+  }
+}
+
+function queueKey(topic: string, queueId: number): string {
+  return `${topic}\u0000${queueId}`;
+}
+
+function isMessageMagic(magic: number): boolean {
+  return magic === MessageMagic.V1 || magic === MessageMagic.V2;
+}
+
+/** Actor factory: the runtime loads this module on the writer's own thread. */
+export function createCommitLogWriter(init: WriterInit, _ctx: ActorContext) {
+  const writer = new CommitLogWriter(init);
+  return {
+    recover: () => writer.recover(),
+    start: (queueOffsets: [string, number, number][]) => writer.start(queueOffsets),
+    flush: () => writer.flush(),
+    stats: () => writer.getStats(),
+    segmentOffsets: () => writer.segmentOffsets(),
+    cleanExpiredFiles: (options: { force?: boolean; nowMs?: number }) => writer.cleanExpiredFiles(options),
+    ageSegment: (start: number, ageMs: number) => writer.ageSegment(start, ageMs),
+    drainAndFlush: () => writer.drainAndFlush(),
+    finalCheckpoint: () => writer.finalCheckpoint(),
+    stop: () => writer.stop(),
+  };
+}
+export type CommitLogWriterApi = ReturnType<typeof createCommitLogWriter>;

@@ -11,3 +11,6 @@ export * from './properties-file.js';
 export * from './socket-address.js';
 export * from './request-code.js';
 export * from './response-code.js';
+export * from './perm.js';
+export * from './topic-names.js';
+export * from './uniq-key.js';

@@ -1,0 +1,116 @@
+// The broker's settings with RocketMQ's key names and defaults (BrokerConfig, NettyServerConfig,
+// facts §8.2). One flat .properties file (like RocketMQ's conf/broker.conf) sets broker and store
+// keys alike: each key goes to whichever of the two knows it.
+import { readFileSync } from 'node:fs';
+import { hostname, networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { applySettings, parsePropertiesFile } from '@orbit/common';
+import { defaultStoreConfig, type MessageStoreConfig } from '@orbit/store';
+
+export type BrokerRole = 'ASYNC_MASTER' | 'SYNC_MASTER' | 'SLAVE';
+
+export interface BrokerConfig {
+  brokerClusterName: string;
+  brokerName: string;
+  brokerId: number;
+  /** `ip:port;ip:port`; empty means NAMESRV_ADDR from the environment. */
+  namesrvAddr: string;
+  listenPort: number;
+  /** Address clients are told to use; the first non-loopback IPv4 by default. */
+  brokerIP1: string;
+  /** Address slaves use for HA; brokerIP1 by default. */
+  brokerIP2: string;
+  brokerRole: BrokerRole;
+  autoCreateTopicEnable: boolean;
+  autoCreateSubscriptionGroup: boolean;
+  defaultTopicQueueNums: number;
+  brokerPermission: number;
+  registerNameServerPeriod: number;
+  registerBrokerTimeoutMills: number;
+  longPollingEnable: boolean;
+  shortPollingTimeMills: number;
+  /** Held pulls allowed at once; past it a pull is answered at once (PULL_NOT_FOUND). */
+  maxHeldPulls: number;
+  flushConsumerOffsetInterval: number;
+  /** A client silent this long is dropped from producer and consumer tables. */
+  channelExpiredTimeout: number;
+  /** Ratio of RAM; pulls further behind than this are served by a slave (issue 4). */
+  accessMessageInMemoryMaxRatio: number;
+  slaveReadEnable: boolean;
+  haListenPort: number;
+  /** Clients idle this long are disconnected (serverChannelMaxIdleTimeSeconds, in ms here). */
+  serverChannelMaxIdleTimeMs: number;
+  /** Listen on this host; 0.0.0.0 by default, tests use 127.0.0.1. */
+  listenHost: string;
+}
+
+export function defaultBrokerConfig(): BrokerConfig {
+  return {
+    brokerClusterName: 'DefaultCluster',
+    brokerName: hostname() || 'DEFAULT_BROKER',
+    brokerId: 0,
+    namesrvAddr: process.env.NAMESRV_ADDR ?? '',
+    listenPort: 10911,
+    brokerIP1: localIPv4(),
+    brokerIP2: '',
+    brokerRole: 'ASYNC_MASTER',
+    autoCreateTopicEnable: true,
+    autoCreateSubscriptionGroup: true,
+    defaultTopicQueueNums: 8,
+    brokerPermission: 6,
+    registerNameServerPeriod: 30_000,
+    registerBrokerTimeoutMills: 24_000,
+    longPollingEnable: true,
+    shortPollingTimeMills: 1_000,
+    maxHeldPulls: 100_000,
+    flushConsumerOffsetInterval: 5_000,
+    channelExpiredTimeout: 120_000,
+    accessMessageInMemoryMaxRatio: 40,
+    slaveReadEnable: false,
+    haListenPort: 0,
+    serverChannelMaxIdleTimeMs: 120_000,
+    listenHost: '0.0.0.0',
+  };
+}
+
+/** The first non-internal IPv4 address, as RocketMQ picks brokerIP1; loopback when there is none. */
+export function localIPv4(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const ni of list ?? []) if (ni.family === 'IPv4' && !ni.internal) return ni.address;
+  }
+  return '127.0.0.1';
+}
+
+export interface LoadedConfig {
+  broker: BrokerConfig;
+  store: MessageStoreConfig;
+  unknownKeys: string[];
+}
+
+/** Builds both configs from a properties text plus overrides (command line), RocketMQ style. */
+export function loadBrokerConfig(propertiesText: string | undefined, overrides: Record<string, string> = {}): LoadedConfig {
+  const settings = propertiesText ? parsePropertiesFile(propertiesText) : new Map<string, string>();
+  for (const [k, v] of Object.entries(overrides)) settings.set(k, v);
+  const brokerKeys = new Map<string, string>();
+  const storeKeys = new Map<string, string>();
+  const brokerDefaults = defaultBrokerConfig();
+  const storeDefaults = defaultStoreConfig({ storePathRootDir: join(process.cwd(), 'data', 'store') });
+  const unknownKeys: string[] = [];
+  for (const [k, v] of settings) {
+    if (k in brokerDefaults) brokerKeys.set(k, v);
+    else if (k in storeDefaults) storeKeys.set(k, v);
+    else unknownKeys.push(k);
+  }
+  const broker = applySettings(brokerDefaults, brokerKeys).config;
+  const store = applySettings(storeDefaults, storeKeys).config;
+  if (!broker.brokerIP2) broker.brokerIP2 = broker.brokerIP1;
+  if (!broker.haListenPort) broker.haListenPort = broker.listenPort + 1;
+  if (broker.brokerRole !== 'SLAVE') broker.brokerId = 0; // masters are forced to 0 (facts §6.1)
+  if (broker.brokerRole === 'SLAVE' && broker.brokerId <= 0) throw new RangeError("Slave's brokerId must be > 0");
+  if (!['ASYNC_MASTER', 'SYNC_MASTER', 'SLAVE'].includes(broker.brokerRole)) throw new RangeError(`brokerRole ${broker.brokerRole} is not ASYNC_MASTER, SYNC_MASTER or SLAVE`);
+  return { broker, store, unknownKeys };
+}
+
+export function loadBrokerConfigFile(path: string | undefined, overrides: Record<string, string> = {}): LoadedConfig {
+  return loadBrokerConfig(path ? readFileSync(path, 'utf8') : undefined, overrides);
+}

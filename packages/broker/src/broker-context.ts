@@ -1,0 +1,35 @@
+// What request processors share: configs, the store, and the managers. One per broker.
+import type { SocketAddress } from '@orbit/common';
+import type { MessageStore } from '@orbit/store';
+import type { MessageStoreConfig } from '@orbit/store';
+import type { BrokerConfig } from './broker-config.js';
+import type { ClientManager } from './client-manager.js';
+import type { ConsumerOffsetManager } from './consumer-offset-manager.js';
+import type { PullRequestHoldService } from './pull-request-hold-service.js';
+import type { SubscriptionGroupManager } from './subscription-group-manager.js';
+import type { TopicConfigManager } from './topic-config-manager.js';
+
+export interface BrokerContext {
+  config: BrokerConfig;
+  storeConfig: MessageStoreConfig;
+  store: MessageStore;
+  topics: TopicConfigManager;
+  groups: SubscriptionGroupManager;
+  offsets: ConsumerOffsetManager;
+  clients: ClientManager;
+  holds: PullRequestHoldService;
+  /** `brokerIP1:listenPort`, what clients connect to and what message ids encode. */
+  brokerAddr: string;
+  storeHost: SocketAddress;
+  bootTimestamp: number;
+  /** Tell the NameServers about a topic change now rather than at the next period. */
+  registerBrokerSoon(): void;
+  stats: BrokerStats;
+}
+
+export interface BrokerStats {
+  putMessages: number;
+  putBytes: number;
+  getMessages: number;
+  getBytes: number;
+}

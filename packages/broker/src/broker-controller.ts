@@ -1,0 +1,164 @@
+// One broker: opens the store (its writer and dispatcher actors on worker threads), loads the
+// persisted managers, serves RocketMQ requests on listenPort (the main thread does sockets and
+// routing only), and keeps the NameServers informed. shutdown() is the clean path; SIGKILL is the
+// other one, and the store's recovery handles it.
+import { parseSocketAddress, RequestCode } from '@orbit/common';
+import { createRequest, RemotingClient, RemotingServer, type RemotingCommand, type RemotingConnection } from '@orbit/remoting';
+import { MessageStore, type MessageStoreConfig } from '@orbit/store';
+import type { BrokerConfig } from './broker-config.js';
+import type { BrokerContext, BrokerStats } from './broker-context.js';
+import { ClientManager, type ClientChannel } from './client-manager.js';
+import { ConsumerOffsetManager } from './consumer-offset-manager.js';
+import { NamesrvRegistration } from './namesrv-registration.js';
+import { AdminProcessor } from './processors/admin-processor.js';
+import { ClientManageProcessor } from './processors/client-manage-processor.js';
+import { ConsumerManageProcessor } from './processors/consumer-manage-processor.js';
+import { PullMessageProcessor } from './processors/pull-message-processor.js';
+import { SendMessageProcessor } from './processors/send-message-processor.js';
+import { PullRequestHoldService } from './pull-request-hold-service.js';
+import { SubscriptionGroupManager } from './subscription-group-manager.js';
+import { TopicConfigManager } from './topic-config-manager.js';
+
+const CLIENT_SCAN_INTERVAL_MS = 10_000;
+
+export class BrokerController {
+  private server: RemotingServer | undefined;
+  private readonly outClient = new RemotingClient({ connectTimeoutMs: 3_000, requestTimeoutMs: 24_000 });
+  private registration: NamesrvRegistration | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private context: BrokerContext | undefined;
+  private stopped = false;
+  /** The address the broker listens on (after start). */
+  listenAddress = '';
+
+  constructor(
+    readonly config: BrokerConfig,
+    readonly storeConfig: MessageStoreConfig,
+  ) {}
+
+  get ctx(): BrokerContext {
+    if (!this.context) throw new Error('broker not started');
+    return this.context;
+  }
+
+  async start(): Promise<{ host: string; port: number; brokerAddr: string }> {
+    const { config, storeConfig } = this;
+    const store = await MessageStore.open(storeConfig);
+    const topics = new TopicConfigManager(storeConfig.storePathRootDir, config);
+    topics.load();
+    const groups = new SubscriptionGroupManager(storeConfig.storePathRootDir, config.autoCreateSubscriptionGroup);
+    groups.load();
+    const offsets = new ConsumerOffsetManager(storeConfig.storePathRootDir);
+    offsets.load();
+    const clients = new ClientManager((group, channels) => this.notifyConsumerIdsChanged(group, channels));
+
+    this.server = new RemotingServer({ host: config.listenHost, port: config.listenPort, idleTimeoutMs: config.serverChannelMaxIdleTimeMs });
+    const stats: BrokerStats = { putMessages: 0, putBytes: 0, getMessages: 0, getBytes: 0 };
+    // The port is known only after listen (listenPort 0 in tests), and the address goes into every
+    // message id, so listen first and register processors right after, before any await.
+    const bound = await this.server.listen();
+    const port = bound.port;
+    if (config.listenPort === 0) {
+      config.listenPort = port;
+      config.haListenPort = port + 1;
+    }
+    const brokerAddr = `${config.brokerIP1}:${port}`;
+    this.listenAddress = brokerAddr;
+    let holds: PullRequestHoldService | undefined;
+    const ctx: BrokerContext = {
+      config,
+      storeConfig,
+      store,
+      topics,
+      groups,
+      offsets,
+      clients,
+      get holds() {
+        return holds!;
+      },
+      brokerAddr,
+      storeHost: parseSocketAddress(brokerAddr),
+      bootTimestamp: Date.now(),
+      registerBrokerSoon: () => this.registration?.registerSoon(),
+      stats,
+    };
+    this.context = ctx;
+    const pull = new PullMessageProcessor(ctx);
+    holds = new PullRequestHoldService(config.maxHeldPulls, pull.replay);
+    store.onArrival((topic, queueId, maxOffset) => holds!.onArrival(topic, queueId, maxOffset));
+    this.registerProcessors(ctx, pull);
+    this.server.on('disconnect', (conn: RemotingConnection) => clients.onConnectionClosed(conn));
+    topics.persist();
+
+    this.timers.push(setInterval(() => offsets.persist(), config.flushConsumerOffsetInterval));
+    this.timers.push(setInterval(() => clients.scanExpired(Date.now(), config.channelExpiredTimeout), CLIENT_SCAN_INTERVAL_MS));
+    this.registration = new NamesrvRegistration(this.outClient, config, brokerAddr, topics);
+    if (this.registration.namesrvAddrs().length > 0) await this.registration.start();
+    return { host: bound.host, port, brokerAddr };
+  }
+
+  private registerProcessors(ctx: BrokerContext, pull: PullMessageProcessor): void {
+    const server = this.server!;
+    const send = new SendMessageProcessor(ctx);
+    const clientManage = new ClientManageProcessor(ctx);
+    const consumerManage = new ConsumerManageProcessor(ctx);
+    const admin = new AdminProcessor(ctx);
+    const sendHandler = (req: RemotingCommand, conn: RemotingConnection) => send.process(req, conn);
+    server.registerProcessor(RequestCode.SEND_MESSAGE, sendHandler);
+    server.registerProcessor(RequestCode.SEND_MESSAGE_V2, sendHandler);
+    server.registerProcessor(RequestCode.SEND_BATCH_MESSAGE, sendHandler);
+    server.registerProcessor(RequestCode.PULL_MESSAGE, (req, conn) => pull.process(req, conn));
+    server.registerProcessor(RequestCode.LITE_PULL_MESSAGE, (req, conn) => pull.process(req, conn));
+    server.registerProcessor(RequestCode.HEART_BEAT, (req, conn) => clientManage.heartbeat(req, conn));
+    server.registerProcessor(RequestCode.UNREGISTER_CLIENT, (req) => clientManage.unregister(req));
+    server.registerProcessor(RequestCode.QUERY_CONSUMER_OFFSET, (req) => consumerManage.queryOffset(req));
+    server.registerProcessor(RequestCode.UPDATE_CONSUMER_OFFSET, (req) => consumerManage.updateOffset(req));
+    server.registerProcessor(RequestCode.GET_CONSUMER_LIST_BY_GROUP, (req) => consumerManage.consumerList(req));
+    server.registerProcessor(RequestCode.UPDATE_AND_CREATE_TOPIC, (req) => admin.createTopic(req));
+    server.registerProcessor(RequestCode.DELETE_TOPIC_IN_BROKER, (req) => admin.deleteTopic(req));
+    server.registerProcessor(RequestCode.GET_ALL_TOPIC_CONFIG, (req) => admin.allTopicConfig(req));
+    server.registerProcessor(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, (req) => admin.createSubscriptionGroup(req));
+    server.registerProcessor(RequestCode.DELETE_SUBSCRIPTIONGROUP, (req) => admin.deleteSubscriptionGroup(req));
+    server.registerProcessor(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG, (req) => admin.allSubscriptionGroups(req));
+    server.registerProcessor(RequestCode.GET_MAX_OFFSET, (req) => admin.maxOffset(req));
+    server.registerProcessor(RequestCode.GET_MIN_OFFSET, (req) => admin.minOffset(req));
+    server.registerProcessor(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, (req) => admin.searchOffset(req));
+    server.registerProcessor(RequestCode.GET_EARLIEST_MSG_STORETIME, (req) => admin.earliestMessageTime(req));
+    server.registerProcessor(RequestCode.VIEW_MESSAGE_BY_ID, (req) => admin.viewMessageById(req));
+    server.registerProcessor(RequestCode.QUERY_MESSAGE, (req) => admin.queryMessage(req));
+    server.registerProcessor(RequestCode.GET_BROKER_RUNTIME_INFO, (req) => admin.runtimeInfo(req));
+    server.registerProcessor(RequestCode.GET_TOPIC_STATS_INFO, (req) => admin.topicStats(req));
+    server.registerProcessor(RequestCode.GET_CONSUME_STATS, (req) => admin.consumeStats(req));
+    server.registerProcessor(RequestCode.GET_CONSUMER_CONNECTION_LIST, (req) => admin.consumerConnectionList(req));
+  }
+
+  private notifyConsumerIdsChanged(group: string, channels: ClientChannel[]): void {
+    if (this.context && this.context.groups.get(group)?.notifyConsumerIdsChangedEnable === false) return;
+    for (const ch of channels) {
+      if (ch.conn.closed) continue;
+      ch.conn.invokeOneway(createRequest(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, { consumerGroup: group })).catch(() => {});
+    }
+  }
+
+  /** Registers with the NameServers now (tests, admin). */
+  async registerNow(): Promise<void> {
+    await this.registration?.registerAll();
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.registration?.unregisterAll();
+    const ctx = this.context;
+    ctx?.holds.releaseAll();
+    await this.server?.close();
+    await this.outClient.close();
+    if (ctx) {
+      ctx.offsets.persist(true);
+      ctx.topics.persist();
+      ctx.groups.persist();
+      await ctx.store.close();
+    }
+  }
+}

@@ -1,0 +1,79 @@
+// HEART_BEAT (34) and UNREGISTER_CLIENT (35) (facts §2.6, §7.1): keep the producer and consumer
+// tables, create %RETRY%<group> for every consumer group, and make sure a malformed body gets a
+// clear remark.
+import { javaStringHash, Perm, ResponseCode, retryTopic } from '@orbit/common';
+import { createResponse, optionalString, parseLenientJson, requireString, type RemotingCommand, type RemotingConnection } from '@orbit/remoting';
+import type { BrokerContext } from '../broker-context.js';
+import type { SubscriptionData } from '../client-manager.js';
+import { parseTags } from '../subscription-filter.js';
+
+const MAX_GROUPS_PER_HEARTBEAT = 1024;
+const MAX_SUBSCRIPTIONS_PER_GROUP = 1024;
+
+const fail = (req: RemotingCommand, code: number, remark: string) => createResponse(req, code, remark, {});
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : fallback);
+
+export class ClientManageProcessor {
+  constructor(private readonly ctx: BrokerContext) {}
+
+  heartbeat(req: RemotingCommand, conn: RemotingConnection): RemotingCommand {
+    let body: unknown;
+    try {
+      body = parseLenientJson((req.body ?? Buffer.alloc(0)).toString('utf8'));
+    } catch (err) {
+      return fail(req, ResponseCode.SYSTEM_ERROR, `heartbeat body is not JSON: ${(err as Error).message}`);
+    }
+    if (!isObject(body) || typeof body.clientID !== 'string' || body.clientID === '') {
+      return fail(req, ResponseCode.SYSTEM_ERROR, 'heartbeat body must be an object with a clientID string');
+    }
+    const clientId = body.clientID;
+    const channel = { clientId, conn, language: str(req.language, 'JAVA'), version: req.version, lastUpdateMs: Date.now() };
+    const consumers = Array.isArray(body.consumerDataSet) ? body.consumerDataSet : [];
+    const producers = Array.isArray(body.producerDataSet) ? body.producerDataSet : [];
+    if (consumers.length > MAX_GROUPS_PER_HEARTBEAT || producers.length > MAX_GROUPS_PER_HEARTBEAT) {
+      return fail(req, ResponseCode.SYSTEM_ERROR, `heartbeat carries more than ${MAX_GROUPS_PER_HEARTBEAT} groups`);
+    }
+    for (const c of consumers) {
+      if (!isObject(c) || typeof c.groupName !== 'string' || c.groupName === '') return fail(req, ResponseCode.SYSTEM_ERROR, 'consumerDataSet entries need a groupName');
+      const subs = Array.isArray(c.subscriptionDataSet) ? c.subscriptionDataSet : [];
+      if (subs.length > MAX_SUBSCRIPTIONS_PER_GROUP) return fail(req, ResponseCode.SYSTEM_ERROR, `group ${c.groupName} has more than ${MAX_SUBSCRIPTIONS_PER_GROUP} subscriptions`);
+      const subscriptions: SubscriptionData[] = [];
+      for (const s of subs) {
+        if (!isObject(s) || typeof s.topic !== 'string') return fail(req, ResponseCode.SYSTEM_ERROR, `a subscription of group ${c.groupName} has no topic`);
+        const subString = str(s.subString, '*');
+        const tags = Array.isArray(s.tagsSet) ? s.tagsSet.map((t) => str(t)) : parseTags(subString);
+        subscriptions.push({
+          topic: s.topic,
+          subString,
+          tagsSet: tags,
+          codeSet: tags.map(javaStringHash),
+          subVersion: Number(s.subVersion ?? 0) || 0,
+          expressionType: str(s.expressionType, 'TAG'),
+        });
+      }
+      const groupConfig = this.ctx.groups.findOrCreate(c.groupName);
+      if (groupConfig) {
+        const { created } = this.ctx.topics.createIfMissing(retryTopic(c.groupName), Math.max(1, groupConfig.retryQueueNums), Perm.READ | Perm.WRITE);
+        if (created) this.ctx.registerBrokerSoon();
+      }
+      this.ctx.clients.registerConsumer(
+        c.groupName,
+        { consumeType: str(c.consumeType, 'CONSUME_PASSIVELY'), messageModel: str(c.messageModel, 'CLUSTERING'), consumeFromWhere: str(c.consumeFromWhere, 'CONSUME_FROM_LAST_OFFSET'), subscriptions },
+        channel,
+      );
+    }
+    for (const p of producers) {
+      if (isObject(p) && typeof p.groupName === 'string' && p.groupName !== '') this.ctx.clients.registerProducer(p.groupName, channel);
+    }
+    return createResponse(req, ResponseCode.SUCCESS, undefined, {});
+  }
+
+  unregister(req: RemotingCommand): RemotingCommand {
+    const clientId = requireString(req, 'clientID');
+    this.ctx.clients.unregister(clientId, optionalString(req, 'producerGroup'), optionalString(req, 'consumerGroup'));
+    return createResponse(req, ResponseCode.SUCCESS, undefined, {});
+  }
+}

@@ -1,0 +1,120 @@
+// PULL_MESSAGE (11) and LITE_PULL_MESSAGE (361): checks as PullMessageProcessor, a read from the
+// store, statuses and next offsets as facts §2.4, the body as raw stored records (slices of the
+// mapped log, written without joining), and long polling when nothing is there yet.
+import { isReadable, ResponseCode } from '@orbit/common';
+import { createResponse, optionalInt, optionalLong, optionalString, requireInt, requireLong, requireString, type RemotingCommand, type RemotingConnection } from '@orbit/remoting';
+import type { GetMessageStatus } from '@orbit/store';
+import type { BrokerContext } from '../broker-context.js';
+import type { HeldPull } from '../pull-request-hold-service.js';
+import { parseTags, tagFilter } from '../subscription-filter.js';
+
+export const PullSysFlag = { COMMIT_OFFSET: 1, SUSPEND: 2, SUBSCRIPTION: 4, CLASS_FILTER: 8, LITE_PULL: 16 } as const;
+
+/** Longest hold honoured, whatever the client asks: every wait has a bound, below the idle timeout. */
+const MAX_HOLD_MS = 60_000;
+
+const fail = (req: RemotingCommand, code: number, remark: string) => createResponse(req, code, remark, {});
+
+export function pullStatusToCode(status: GetMessageStatus, requestOffset: number): number {
+  switch (status) {
+    case 'FOUND':
+      return ResponseCode.SUCCESS;
+    case 'MESSAGE_WAS_REMOVING':
+    case 'NO_MATCHED_MESSAGE':
+      return ResponseCode.PULL_RETRY_IMMEDIATELY;
+    case 'NO_MESSAGE_IN_QUEUE':
+    case 'NO_MATCHED_LOGIC_QUEUE':
+      return requestOffset !== 0 ? ResponseCode.PULL_OFFSET_MOVED : ResponseCode.PULL_NOT_FOUND;
+    case 'OFFSET_FOUND_NULL':
+    case 'OFFSET_OVERFLOW_ONE':
+      return ResponseCode.PULL_NOT_FOUND;
+    default:
+      return ResponseCode.PULL_OFFSET_MOVED;
+  }
+}
+
+export class PullMessageProcessor {
+  constructor(private readonly ctx: BrokerContext) {}
+
+  /** Handler: null means "held; answered later". */
+  async process(req: RemotingCommand, conn: RemotingConnection): Promise<RemotingCommand | null> {
+    return this.pull(req, conn, true);
+  }
+
+  /** What the hold service calls when a held pull wakes: answer without holding again. */
+  readonly replay = async (held: HeldPull): Promise<void> => {
+    const res = await this.pull(held.req, held.conn, false);
+    if (res && !held.conn.closed) held.conn.writeResponse(held.req, res);
+  };
+
+  private async pull(req: RemotingCommand, conn: RemotingConnection, mayHold: boolean): Promise<RemotingCommand | null> {
+    const { ctx } = this;
+    const group = requireString(req, 'consumerGroup');
+    const topic = requireString(req, 'topic');
+    const queueId = requireInt(req, 'queueId');
+    const offset = requireLong(req, 'queueOffset');
+    const maxMsgNums = requireInt(req, 'maxMsgNums');
+    const sysFlag = optionalInt(req, 'sysFlag', 0);
+    const commitOffset = optionalLong(req, 'commitOffset', -1);
+    const suspendTimeoutMillis = optionalLong(req, 'suspendTimeoutMillis', 15_000);
+    const subVersion = optionalLong(req, 'subVersion', 0);
+    const expressionType = optionalString(req, 'expressionType', 'TAG');
+
+    if (!isReadable(ctx.config.brokerPermission)) return fail(req, ResponseCode.NO_PERMISSION, `the broker[${ctx.config.brokerName}] pulling message is forbidden`);
+    const groupConfig = ctx.groups.findOrCreate(group);
+    if (!groupConfig) return fail(req, ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group [${group}] does not exist`);
+    if (!groupConfig.consumeEnable) return fail(req, ResponseCode.NO_PERMISSION, `subscription group no permission, ${group}`);
+    const topicConfig = ctx.topics.get(topic);
+    if (!topicConfig) return fail(req, ResponseCode.TOPIC_NOT_EXIST, `topic[${topic}] not exist, apply first please!`);
+    if (!isReadable(topicConfig.perm)) return fail(req, ResponseCode.NO_PERMISSION, `the topic[${topic}] pulling message is forbidden`);
+    if (queueId < 0 || queueId >= topicConfig.readQueueNums) {
+      return fail(req, ResponseCode.SYSTEM_ERROR, `queueId[${queueId}] is illegal, topic:[${topic}] topicConfig.readQueueNums:[${topicConfig.readQueueNums}] consumer:[${conn.remoteAddress}]`);
+    }
+    if (maxMsgNums <= 0) return fail(req, ResponseCode.INVALID_PARAMETER, `maxMsgNums ${maxMsgNums} must be positive`);
+    if (offset < 0) return fail(req, ResponseCode.INVALID_PARAMETER, `queueOffset ${offset} is negative`);
+
+    let subString: string;
+    if (sysFlag & PullSysFlag.SUBSCRIPTION) {
+      subString = optionalString(req, 'subscription', '*');
+      if (expressionType !== 'TAG') return fail(req, ResponseCode.SUBSCRIPTION_PARSE_FAILED, `The broker does not support consumer to filter message by ${expressionType}`);
+    } else {
+      const groupInfo = ctx.clients.consumers.get(group);
+      if (!groupInfo) return fail(req, ResponseCode.SUBSCRIPTION_NOT_EXIST, `the consumer's group info not exist, group: ${group}`);
+      const sub = groupInfo.subscriptions.get(topic);
+      if (!sub) return fail(req, ResponseCode.SUBSCRIPTION_NOT_EXIST, `the consumer's subscription not exist, group: ${group} topic: ${topic}`);
+      if (sub.subVersion < subVersion) return fail(req, ResponseCode.SUBSCRIPTION_NOT_LATEST, `the consumer's subscription not latest, group: ${group}`);
+      if (sub.expressionType && sub.expressionType !== 'TAG') return fail(req, ResponseCode.SUBSCRIPTION_PARSE_FAILED, `The broker does not support consumer to filter message by ${sub.expressionType}`);
+      subString = sub.subString;
+    }
+
+    const result = ctx.store.getMessage(topic, queueId, offset, maxMsgNums, tagFilter(parseTags(subString)));
+    const code = pullStatusToCode(result.status, offset);
+    if (mayHold && code === ResponseCode.PULL_NOT_FOUND && sysFlag & PullSysFlag.SUSPEND) {
+      const holdMs = ctx.config.longPollingEnable ? Math.min(Math.max(0, suspendTimeoutMillis), MAX_HOLD_MS) : ctx.config.shortPollingTimeMills;
+      if (ctx.holds.hold(req, conn, topic, queueId, offset, holdMs)) {
+        this.commit(sysFlag, group, topic, queueId, commitOffset);
+        return null;
+      }
+    }
+    this.commit(sysFlag, group, topic, queueId, commitOffset);
+    const res = createResponse(req, code, result.status, {
+      suggestWhichBrokerId: 0,
+      nextBeginOffset: result.nextBeginOffset,
+      minOffset: result.minOffset,
+      maxOffset: result.maxOffset,
+    });
+    if (code === ResponseCode.SUCCESS) {
+      res.bodyParts = result.messages;
+      ctx.stats.getMessages += result.messages.length;
+      ctx.stats.getBytes += result.totalBytes;
+    }
+    return res;
+  }
+
+  /** The consumer's offset rides along on pulls (COMMIT_OFFSET flag); slaves do not keep them. */
+  private commit(sysFlag: number, group: string, topic: string, queueId: number, commitOffset: number): void {
+    if (sysFlag & PullSysFlag.COMMIT_OFFSET && this.ctx.config.brokerRole !== 'SLAVE') {
+      this.ctx.offsets.commit(group, topic, queueId, commitOffset);
+    }
+  }
+}

@@ -1,0 +1,89 @@
+// Long polling (PullRequestHoldService, facts §7.3): a pull that finds nothing new is parked under
+// topic@queueId and answered as soon as the store reports an arrival past its offset, or when its
+// hold time runs out. Bounded: past maxHeldPulls a pull is answered at once.
+import type { RemotingCommand, RemotingConnection } from '@orbit/remoting';
+
+export interface HeldPull {
+  req: RemotingCommand;
+  conn: RemotingConnection;
+  topic: string;
+  queueId: number;
+  offset: number;
+  timer: NodeJS.Timeout;
+}
+
+/** Re-runs a held pull without the right to be held again, and writes its response. */
+export type PullReplay = (held: HeldPull) => Promise<void>;
+
+export class PullRequestHoldService {
+  private readonly byQueue = new Map<string, Set<HeldPull>>();
+  private readonly byConnection = new Map<RemotingConnection, Set<HeldPull>>();
+  private count = 0;
+
+  constructor(
+    private readonly maxHeldPulls: number,
+    private readonly replay: PullReplay,
+  ) {}
+
+  get heldCount(): number {
+    return this.count;
+  }
+
+  /** Parks a pull; returns false when the bound is reached (answer it now instead). */
+  hold(req: RemotingCommand, conn: RemotingConnection, topic: string, queueId: number, offset: number, holdMs: number): boolean {
+    if (this.count >= this.maxHeldPulls || conn.closed) return false;
+    const held: HeldPull = { req, conn, topic, queueId, offset, timer: undefined as unknown as NodeJS.Timeout };
+    held.timer = setTimeout(() => this.release(held), holdMs);
+    const key = `${topic}@${queueId}`;
+    let set = this.byQueue.get(key);
+    if (!set) this.byQueue.set(key, (set = new Set()));
+    set.add(held);
+    let perConn = this.byConnection.get(conn);
+    if (!perConn) {
+      this.byConnection.set(conn, (perConn = new Set()));
+      conn.once('close', () => this.dropConnection(conn));
+    }
+    perConn.add(held);
+    this.count++;
+    return true;
+  }
+
+  /** Store arrival: wake pulls on that queue waiting below the new max (topic undefined: all). */
+  onArrival(topic: string | undefined, queueId: number, maxOffset: number): void {
+    if (topic === undefined) {
+      for (const set of [...this.byQueue.values()]) for (const held of [...set]) this.release(held);
+      return;
+    }
+    const set = this.byQueue.get(`${topic}@${queueId}`);
+    if (!set) return;
+    for (const held of [...set]) if (maxOffset > held.offset) this.release(held);
+  }
+
+  private forget(held: HeldPull): boolean {
+    const key = `${held.topic}@${held.queueId}`;
+    const set = this.byQueue.get(key);
+    if (!set?.delete(held)) return false;
+    if (set.size === 0) this.byQueue.delete(key);
+    this.byConnection.get(held.conn)?.delete(held);
+    clearTimeout(held.timer);
+    this.count--;
+    return true;
+  }
+
+  private release(held: HeldPull): void {
+    if (!this.forget(held)) return;
+    void this.replay(held).catch(() => {
+      // The connection may be gone; nothing else to do for this pull.
+    });
+  }
+
+  private dropConnection(conn: RemotingConnection): void {
+    for (const held of [...(this.byConnection.get(conn) ?? [])]) this.forget(held);
+    this.byConnection.delete(conn);
+  }
+
+  /** Answers every held pull now (shutdown). */
+  releaseAll(): void {
+    for (const set of [...this.byQueue.values()]) for (const held of [...set]) this.release(held);
+  }
+}

@@ -53,7 +53,7 @@ function plausibleRequest(rng: Rng, target: 'broker' | 'namesrv'): RemotingComma
       case 0:
         return createRequest(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic: value(rng, topic) as string });
       case 1:
-        return createRequest(RequestCode.REGISTER_BROKER, { brokerName: value(rng, () => 'fz'), brokerAddr: value(rng, () => `127.0.0.1:${rng.int(65536)}`) as string, clusterName: 'FuzzCluster', haServerAddr: '127.0.0.1:1', brokerId: value(rng, () => rng.int(3)) as number }, rng.next() < 0.5 ? Buffer.from(JSON.stringify({ topicConfigSerializeWrapper: { topicConfigTable: { [topic()]: { topicName: 'x', readQueueNums: rng.int(9), writeQueueNums: rng.int(9), perm: rng.int(8) } }, dataVersion: { timestamp: rng.int(1e9), counter: rng.int(9) } }, filterServerList: [] })) : body());
+        return createRequest(RequestCode.REGISTER_BROKER, { brokerName: value(rng, () => 'fz') as string, brokerAddr: value(rng, () => `127.0.0.1:${rng.int(65536)}`) as string, clusterName: 'FuzzCluster', haServerAddr: '127.0.0.1:1', brokerId: value(rng, () => rng.int(3)) as number }, rng.next() < 0.5 ? Buffer.from(JSON.stringify({ topicConfigSerializeWrapper: { topicConfigTable: { [topic()]: { topicName: 'x', readQueueNums: rng.int(9), writeQueueNums: rng.int(9), perm: rng.int(8) } }, dataVersion: { timestamp: rng.int(1e9), counter: rng.int(9) } }, filterServerList: [] })) : body());
       case 2:
         return createRequest(RequestCode.GET_BROKER_CLUSTER_INFO, {});
       case 3:

@@ -308,14 +308,17 @@ export function decodeStoredRecords(buf: Buffer): DecodedRecord[] {
   return out;
 }
 
-/** Checks what a producer sends before anything is written (MessageStore.checkMessage). */
-export function validateMessage(msg: MessageToStore, maxMessageBytes: number): string | undefined {
-  const topicBytes = Buffer.byteLength(msg.topic, 'utf8');
+/**
+ * Checks what a producer sends before anything is written (MessageStore.checkMessage). Pass the
+ * record's plan when there is one, so the string sizes are not measured twice.
+ */
+export function validateMessage(msg: MessageToStore, maxMessageBytes: number, plan?: RecordPlan): string | undefined {
+  const topicBytes = plan ? plan.topicBytes : Buffer.byteLength(msg.topic, 'utf8');
   if (topicBytes === 0) return 'topic is empty';
   if (topicBytes > MessageLimits.maxTopicBytes) return `topic is ${topicBytes} bytes, more than ${MessageLimits.maxTopicBytes}`;
   if (!Number.isInteger(msg.queueId) || msg.queueId < 0) return `queue id ${msg.queueId} is negative or not an integer`;
   if (msg.body.length > maxMessageBytes) return `message body is ${msg.body.length} bytes, more than maxMessageSize ${maxMessageBytes}`;
-  const propertiesBytes = Buffer.byteLength(msg.properties, 'utf8');
+  const propertiesBytes = plan ? plan.propertiesBytes : Buffer.byteLength(msg.properties, 'utf8');
   if (propertiesBytes > MessageLimits.maxPropertiesBytes) {
     return `properties are ${propertiesBytes} bytes, more than ${MessageLimits.maxPropertiesBytes}`;
   }

@@ -66,12 +66,11 @@ export class AppendChannel {
   }
 
   /** Appends messages of one (topic, queueId) as one request: consecutive queue offsets. */
-  append(messages: MessageToStore[], waitStoreOk: boolean): Promise<PutResult> {
+  append(messages: MessageToStore[], waitStoreOk: boolean, plans: RecordPlan[] = messages.map(planRecord)): Promise<PutResult> {
     if (this.closedError) return Promise.reject(this.closedError);
     if (this.pendingCount >= this.maxPendingAppends) {
       return Promise.reject(new StoreError('SYSTEM_BUSY', `store busy: ${this.pendingCount} appends already waiting (maxPendingAppends ${this.maxPendingAppends})`));
     }
-    const plans = messages.map(planRecord);
     return new Promise<PutResult>((resolve, reject) => {
       const pending: PendingAppend = { resolve, reject, recordSizes: plans.map((p) => p.sizeBytes) };
       const entry: BacklogEntry = { messages, plans, waitStoreOk, pending };

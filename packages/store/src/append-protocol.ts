@@ -21,8 +21,10 @@ export const PutStatus = {
   UNKNOWN_ERROR: 5,
 } as const;
 export type PutStatusName = keyof typeof PutStatus;
-export const putStatusName = (code: number): PutStatusName =>
-  (Object.keys(PutStatus) as PutStatusName[]).find((k) => PutStatus[k] === code) ?? 'UNKNOWN_ERROR';
+const PUT_STATUS_NAMES: PutStatusName[] = [];
+for (const [name, code] of Object.entries(PutStatus)) PUT_STATUS_NAMES[code] = name as PutStatusName;
+/** Called once per completion: an array lookup, not a search. */
+export const putStatusName = (code: number): PutStatusName => PUT_STATUS_NAMES[code] ?? 'UNKNOWN_ERROR';
 
 export function writeCompletion(
   buf: Buffer,

@@ -7,7 +7,7 @@
 // Closing: appends drain → the log is synced → dispatch catches up and syncs → the checkpoint records
 // the end → the abort file is removed. A missing step leaves the abort file, so the next open recovers.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { validateMessage, type MessageToStore } from '@orbit/common';
+import { planRecord, validateMessage, type MessageToStore, type RecordPlan } from '@orbit/common';
 import { ActorHost, SpscRing, type ActorRef } from '@orbit/runtime';
 import { AppendChannel, type PutResult } from './append-channel.js';
 import type { DispatcherApi, DispatcherInit } from './dispatcher-actor.js';
@@ -148,8 +148,8 @@ export class MessageStore {
     if (this.shared.diskFull) throw new StoreError('SERVICE_NOT_AVAILABLE', `disk use is at or above diskSpaceWarningLevelRatio ${this.config.diskSpaceWarningLevelRatio}%`);
   }
 
-  private validate(msg: MessageToStore): void {
-    const problem = validateMessage(msg, this.config.maxMessageSize);
+  private validate(msg: MessageToStore, plan: RecordPlan): void {
+    const problem = validateMessage(msg, this.config.maxMessageSize, plan);
     if (problem) throw new StoreError(problem.startsWith('properties') ? 'PROPERTIES_SIZE_EXCEEDED' : 'MESSAGE_ILLEGAL', problem);
   }
 
@@ -160,8 +160,9 @@ export class MessageStore {
    */
   async putMessage(msg: MessageToStore, options: { waitStoreOk?: boolean } = {}): Promise<PutResult> {
     this.checkWritable();
-    this.validate(msg);
-    return this.channel.append([msg], options.waitStoreOk ?? true);
+    const plan = planRecord(msg);
+    this.validate(msg, plan);
+    return this.channel.append([msg], options.waitStoreOk ?? true, [plan]);
   }
 
   /** Appends a batch for one (topic, queueId): contiguous in the log, consecutive queue offsets. */
@@ -170,15 +171,18 @@ export class MessageStore {
     if (messages.length === 0 || messages.length > 0xffff) throw new StoreError('MESSAGE_ILLEGAL', `a batch holds 1 to 65535 messages, not ${messages.length}`);
     const { topic, queueId } = messages[0]!;
     let bodyBytes = 0;
+    const plans: RecordPlan[] = [];
     for (const m of messages) {
       if (m.topic !== topic || m.queueId !== queueId) throw new StoreError('MESSAGE_ILLEGAL', 'every message of a batch must have the same topic and queue id');
-      this.validate(m);
+      const plan = planRecord(m);
+      this.validate(m, plan);
+      plans.push(plan);
       bodyBytes += m.body.length;
     }
     if (bodyBytes > this.config.maxMessageSize) {
       throw new StoreError('MESSAGE_ILLEGAL', `batch bodies total ${bodyBytes} bytes, more than maxMessageSize ${this.config.maxMessageSize}`);
     }
-    return this.channel.append(messages, options.waitStoreOk ?? true);
+    return this.channel.append(messages, options.waitStoreOk ?? true, plans);
   }
 
   // ---- reads ----------------------------------------------------------------------------------

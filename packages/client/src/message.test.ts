@@ -1,0 +1,93 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { deflateSync } from 'node:zlib';
+import { createOffsetMessageId } from '@orbit/common/message-id';
+import { decodeStoredRecord, encodeStoredRecord, planRecord, type MessageToStore } from '@orbit/common/message-record';
+import { encodeProperties } from '@orbit/common/properties';
+import { parseSocketAddress } from '@orbit/common/socket-address';
+import { toMessageExt } from './message.js';
+import { processPullResponse } from './pull-api.js';
+import { createResponse } from '@orbit/remoting';
+import { messageQueue } from './message-queue.js';
+import { buildSubscriptionData } from './subscription.js';
+
+function record(over: Partial<MessageToStore> = {}, queueOffset = 42, physicalOffset = 123456): Buffer {
+  const msg: MessageToStore = {
+    topic: 'TopicTest',
+    queueId: 3,
+    flag: 5,
+    sysFlag: 0,
+    bornTimestamp: 1700000000123,
+    bornHost: parseSocketAddress('10.1.2.3:54321'),
+    storeHost: parseSocketAddress('10.9.8.7:10911'),
+    reconsumeTimes: 2,
+    preparedTransactionOffset: 0,
+    body: Buffer.from('hello'),
+    properties: encodeProperties({ UNIQ_KEY: '0A0102030000000000000000000000AB', TAGS: 'TagA', KEYS: 'k1 k2', CLUSTER: 'c' }),
+    ...over,
+  };
+  const plan = planRecord(msg);
+  const buf = Buffer.alloc(plan.sizeBytes);
+  encodeStoredRecord(buf, 0, msg, plan, { queueOffset, physicalOffset, storeTimestamp: 1700000000999, bodyCrc: 99 });
+  return buf;
+}
+
+test('MessageExt from a stored record: ids, offsets, hosts, properties', () => {
+  const msg = toMessageExt(decodeStoredRecord(record(), 0), 'broker-a');
+  assert.is(msg.topic, 'TopicTest');
+  assert.is(msg.body.toString(), 'hello');
+  assert.is(msg.tags, 'TagA');
+  assert.is(msg.keys, 'k1 k2');
+  assert.is(msg.msgId, '0A0102030000000000000000000000AB');
+  assert.is(msg.offsetMsgId, createOffsetMessageId(parseSocketAddress('10.9.8.7:10911'), 123456));
+  assert.is(msg.offsetMsgId, '0A09080700002A9F000000000001E240');
+  assert.is(msg.queueId, 3);
+  assert.is(msg.queueOffset, 42);
+  assert.is(msg.commitLogOffset, 123456);
+  assert.is(msg.flag, 5);
+  assert.is(msg.reconsumeTimes, 2);
+  assert.is(msg.bornTimestamp, 1700000000123);
+  assert.is(msg.storeTimestamp, 1700000000999);
+  assert.is(msg.bornHost, '10.1.2.3:54321');
+  assert.is(msg.storeHost, '10.9.8.7:10911');
+  assert.is(msg.bodyCRC, 99);
+  assert.is(msg.brokerName, 'broker-a');
+  assert.is(msg.properties.CLUSTER, 'c');
+});
+
+test('without UNIQ_KEY the msgId is the offsetMsgId; a ZLIB body is inflated', () => {
+  const original = Buffer.alloc(10_000, 'z');
+  const msg = toMessageExt(decodeStoredRecord(record({ properties: '', body: deflateSync(original), sysFlag: 0x1 | 0x300 }), 0), 'b');
+  assert.is(msg.msgId, msg.offsetMsgId);
+  assert.ok(msg.body.equals(original));
+  assert.is(msg.bodyCompressed, false);
+  const old = toMessageExt(decodeStoredRecord(record({ body: deflateSync(Buffer.from('x')), sysFlag: 0x1 }), 0), 'b'); // type 0 = ZLIB
+  assert.is(old.body.toString(), 'x');
+  const lz4 = toMessageExt(decodeStoredRecord(record({ body: Buffer.from('??'), sysFlag: 0x1 | 0x100 }), 0), 'b');
+  assert.is(lz4.bodyCompressed, true);
+});
+
+test('pull body: several records; client-side tag filter; MIN/MAX_OFFSET set; a bad tail is skipped', () => {
+  const body = Buffer.concat([
+    record({ properties: encodeProperties({ TAGS: 'TagA' }) }, 10),
+    record({ properties: encodeProperties({ TAGS: 'TagB' }) }, 11),
+    record({ properties: '' }, 12),
+    Buffer.from([0, 0, 0, 200, 1, 2, 3, 4]),
+  ]);
+  const response = createResponse({ opaque: 1 }, 0, 'FOUND', { nextBeginOffset: 13, minOffset: 0, maxOffset: 20, suggestWhichBrokerId: 1 });
+  response.body = body;
+  const bad: unknown[] = [];
+  const result = processPullResponse(response, messageQueue('TopicTest', 'broker-a', 3), buildSubscriptionData('TopicTest', 'TagA'), 'h:1', (e) => bad.push(e));
+  assert.is(result.pullStatus, 'FOUND');
+  assert.is(result.rawCount, 3);
+  assert.equal(result.msgFoundList.map((m) => m.queueOffset), [10]);
+  assert.is(result.msgFoundList[0]!.properties.MIN_OFFSET, '0');
+  assert.is(result.msgFoundList[0]!.properties.MAX_OFFSET, '20');
+  assert.is(result.nextBeginOffset, 13);
+  assert.is(result.suggestWhichBrokerId, 1);
+  assert.is(bad.length, 1);
+  const all = processPullResponse(response, messageQueue('TopicTest', 'broker-a', 3), buildSubscriptionData('TopicTest', '*'), 'h:1', () => undefined);
+  assert.equal(all.msgFoundList.map((m) => m.queueOffset), [10, 11, 12]);
+});
+
+test.run();

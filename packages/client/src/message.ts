@@ -1,0 +1,132 @@
+// Messages as producers build them (Message) and as consumers receive them (MessageExt, decoded from
+// the stored records of a pull body, facts §4.1). Properties travel as RocketMQ's properties string
+// (facts §4.3); TAGS, KEYS, DELAY and UNIQ_KEY are properties too.
+import { inflateSync } from 'node:zlib';
+import { SysFlag, PropertyKey } from '@orbit/common/message-const';
+import { createOffsetMessageId } from '@orbit/common/message-id';
+import type { DecodedRecord } from '@orbit/common/message-record';
+import { decodeProperties } from '@orbit/common/properties';
+import { formatSocketAddress } from '@orbit/common/socket-address';
+
+export interface Message {
+  topic: string;
+  /** A string is sent as UTF-8. */
+  body: Buffer | Uint8Array | string;
+  /** One tag; consumers filter on it ("TagA || TagB"). */
+  tags?: string;
+  /** Business keys, indexed by the broker; several are sent space-separated. */
+  keys?: string | readonly string[];
+  /** User properties. Keys of system properties (TAGS, KEYS, DELAY, UNIQ_KEY, WAIT) set here are overridden by the fields above. */
+  properties?: Record<string, string>;
+  /** Delay level 1..18 (1s 5s 10s 30s 1m … 2h); 0 or absent = no delay. */
+  delayTimeLevel?: number;
+  /** User flag, stored with the message. */
+  flag?: number;
+  /** WAIT property: true (default) = the broker answers once the store is done (sync flush/replication). */
+  waitStoreMsgOK?: boolean;
+}
+
+/** A consumed message, decoded from a stored record. */
+export interface MessageExt {
+  /** The topic the consumer sees (a retried message shows its original topic again). */
+  topic: string;
+  body: Buffer;
+  tags: string | undefined;
+  keys: string | undefined;
+  properties: Record<string, string>;
+  flag: number;
+  /** UNIQ_KEY (the SDK's msgId); the offsetMsgId when the producer set none. */
+  msgId: string;
+  /** Upper-case hex of store host + commit-log offset (facts §4.5). */
+  offsetMsgId: string;
+  brokerName: string;
+  queueId: number;
+  queueOffset: number;
+  commitLogOffset: number;
+  sysFlag: number;
+  bornTimestamp: number;
+  /** "ip:port". */
+  bornHost: string;
+  storeTimestamp: number;
+  /** "ip:port". */
+  storeHost: string;
+  reconsumeTimes: number;
+  preparedTransactionOffset: number;
+  bodyCRC: number;
+  storeSize: number;
+  /** True when the body is still compressed (LZ4/ZSTD, which this client cannot inflate). */
+  bodyCompressed: boolean;
+}
+
+/** Compression type in sysFlag bits 8-10 (facts §4.2); 0 means ZLIB for old producers. */
+export const CompressionType = { ZLIB: 3, LZ4: 1, ZSTD: 2 } as const;
+export const COMPRESSION_TYPE_MASK = 0x700;
+export const COMPRESSION_TYPE_SHIFT = 8;
+
+export function messageBodyBytes(body: Message['body']): Buffer {
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
+export function keysText(keys: Message['keys']): string | undefined {
+  if (keys === undefined) return undefined;
+  const text = typeof keys === 'string' ? keys : keys.join(' ');
+  return text.length > 0 ? text : undefined;
+}
+
+/**
+ * The properties a message is sent with, in the order the Java client builds them: UNIQ_KEY, WAIT,
+ * TAGS, KEYS, DELAY, then the user's own.
+ */
+export function buildSendProperties(msg: Message, uniqKey: string | undefined): Map<string, string> {
+  const props = new Map<string, string>();
+  if (uniqKey !== undefined) props.set(PropertyKey.UNIQ_KEY, uniqKey);
+  props.set(PropertyKey.WAIT, msg.waitStoreMsgOK === false ? 'false' : 'true');
+  if (msg.tags) props.set(PropertyKey.TAGS, msg.tags);
+  const keys = keysText(msg.keys);
+  if (keys !== undefined) props.set(PropertyKey.KEYS, keys);
+  if (msg.delayTimeLevel !== undefined && msg.delayTimeLevel > 0) props.set(PropertyKey.DELAY, String(msg.delayTimeLevel));
+  if (msg.properties) {
+    for (const [key, value] of Object.entries(msg.properties)) {
+      if (!props.has(key) && value !== undefined && value !== null) props.set(key, String(value));
+    }
+  }
+  return props;
+}
+
+/** Builds a MessageExt from a decoded record; the body is inflated when it is ZLIB-compressed. */
+export function toMessageExt(record: DecodedRecord, brokerName: string): MessageExt {
+  const properties = Object.fromEntries(decodeProperties(record.properties)) as Record<string, string>;
+  const offsetMsgId = createOffsetMessageId(record.storeHost, record.physicalOffset);
+  let body = record.body;
+  let bodyCompressed = false;
+  if ((record.sysFlag & SysFlag.COMPRESSED) !== 0) {
+    const type = (record.sysFlag & COMPRESSION_TYPE_MASK) >> COMPRESSION_TYPE_SHIFT;
+    if (type === 0 || type === CompressionType.ZLIB) body = inflateSync(body);
+    else bodyCompressed = true;
+  }
+  return {
+    topic: record.topic,
+    body,
+    tags: properties[PropertyKey.TAGS],
+    keys: properties[PropertyKey.KEYS],
+    properties,
+    flag: record.flag,
+    msgId: properties[PropertyKey.UNIQ_KEY] ?? offsetMsgId,
+    offsetMsgId,
+    brokerName,
+    queueId: record.queueId,
+    queueOffset: record.queueOffset,
+    commitLogOffset: record.physicalOffset,
+    sysFlag: record.sysFlag,
+    bornTimestamp: record.bornTimestamp,
+    bornHost: formatSocketAddress(record.bornHost),
+    storeTimestamp: record.storeTimestamp,
+    storeHost: formatSocketAddress(record.storeHost),
+    reconsumeTimes: record.reconsumeTimes,
+    preparedTransactionOffset: record.preparedTransactionOffset,
+    bodyCRC: record.bodyCrc,
+    storeSize: record.sizeBytes,
+    bodyCompressed,
+  };
+}

@@ -1,0 +1,50 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildClientId, resolveInstanceName } from './client-id.js';
+import { createUniqKey, parseUniqKey, startOfMonthMs, UniqKeyGenerator } from './uniq-key.js';
+
+test('layout: ip, pid, class-loader hash, ms since month start, counter — 32 upper-case hex', () => {
+  const now = new Date(2024, 4, 17, 12, 30, 0, 250).getTime();
+  const gen = new UniqKeyGenerator({ ip: '10.1.2.3', pid: 0x12345, classLoaderHash: 0x0badcafe, nowMs: () => now });
+  const first = gen.next();
+  assert.match(first, /^[0-9A-F]{32}$/);
+  assert.is(first.slice(0, 8), '0A010203');
+  assert.is(first.slice(8, 12), '2345'); // (short) pid
+  assert.is(first.slice(12, 20), '0BADCAFE');
+  const sinceMonth = now - new Date(2024, 4, 1).getTime();
+  assert.is(first.slice(20, 28), sinceMonth.toString(16).toUpperCase().padStart(8, '0'));
+  assert.is(first.slice(28), '0000');
+  const second = gen.next();
+  assert.is(second.slice(0, 28), first.slice(0, 28));
+  assert.is(second.slice(28), '0001');
+  const parsed = parseUniqKey(second);
+  assert.equal([...parsed.ip], [10, 1, 2, 3]);
+  assert.is(parsed.pid, 0x2345);
+  assert.is(parsed.monthOffsetMs, sinceMonth);
+  assert.is(parsed.counter, 1);
+});
+
+test('the counter wraps as a short; ids differ', () => {
+  const gen = new UniqKeyGenerator({ ip: '127.0.0.1', classLoaderHash: 1, nowMs: () => 1_700_000_000_000 });
+  const ids = new Set<string>();
+  for (let i = 0; i < 70_000; i++) ids.add(gen.next());
+  assert.is(ids.size, 65_536); // same millisecond: only the 16-bit counter varies
+});
+
+test('month start in local time; IPv6 gives 56 characters', () => {
+  const ms = new Date(2023, 11, 31, 23, 59, 59).getTime();
+  assert.is(startOfMonthMs(ms), new Date(2023, 11, 1).getTime());
+  const v6 = new UniqKeyGenerator({ ip: '::1', pid: 1, classLoaderHash: 1 }).next();
+  assert.match(v6, /^[0-9A-F]{56}$/);
+  assert.match(createUniqKey('192.168.1.9'), /^C0A80109[0-9A-F]{24}$/);
+});
+
+test('client id: clientIP@instanceName[@unit]; DEFAULT becomes pid#nanoTime', () => {
+  assert.is(buildClientId('10.0.0.5', 'inst'), '10.0.0.5@inst');
+  assert.is(buildClientId('10.0.0.5', 'inst', 'unitA'), '10.0.0.5@inst@unitA');
+  assert.is(resolveInstanceName('DEFAULT', 4242, 83475934857n), '4242#83475934857');
+  assert.is(resolveInstanceName('mine', 4242, 1n), 'mine');
+  assert.match(resolveInstanceName('DEFAULT'), new RegExp(`^${process.pid}#\\d+$`));
+});
+
+test.run();

@@ -60,7 +60,7 @@ export class SendMessageProcessor {
   private readonly uniqKeys: UniqKeyGenerator;
 
   constructor(private readonly ctx: BrokerContext) {
-    this.uniqKeys = new UniqKeyGenerator(ctx.storeHost.ip.length === 4 ? ctx.config.brokerIP1 : '127.0.0.1');
+    this.uniqKeys = new UniqKeyGenerator({ ip: ctx.config.brokerIP1 });
   }
 
   async process(req: RemotingCommand, conn: RemotingConnection): Promise<RemotingCommand> {

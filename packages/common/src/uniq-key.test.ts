@@ -1,6 +1,5 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildClientId, resolveInstanceName } from './client-id.js';
 import { createUniqKey, parseUniqKey, startOfMonthMs, UniqKeyGenerator } from './uniq-key.js';
 
 test('layout: ip, pid, class-loader hash, ms since month start, counter — 32 upper-case hex', () => {
@@ -37,14 +36,6 @@ test('month start in local time; IPv6 gives 56 characters', () => {
   const v6 = new UniqKeyGenerator({ ip: '::1', pid: 1, classLoaderHash: 1 }).next();
   assert.match(v6, /^[0-9A-F]{56}$/);
   assert.match(createUniqKey('192.168.1.9'), /^C0A80109[0-9A-F]{24}$/);
-});
-
-test('client id: clientIP@instanceName[@unit]; DEFAULT becomes pid#nanoTime', () => {
-  assert.is(buildClientId('10.0.0.5', 'inst'), '10.0.0.5@inst');
-  assert.is(buildClientId('10.0.0.5', 'inst', 'unitA'), '10.0.0.5@inst@unitA');
-  assert.is(resolveInstanceName('DEFAULT', 4242, 83475934857n), '4242#83475934857');
-  assert.is(resolveInstanceName('mine', 4242, 1n), 'mine');
-  assert.match(resolveInstanceName('DEFAULT'), new RegExp(`^${process.pid}#\\d+$`));
 });
 
 test.run();

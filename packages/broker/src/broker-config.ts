@@ -32,6 +32,8 @@ export interface BrokerConfig {
   /** Held pulls allowed at once; past it a pull is answered at once (PULL_NOT_FOUND). */
   maxHeldPulls: number;
   flushConsumerOffsetInterval: number;
+  /** How often delay-level progress is written to config/delayOffset.json (a MessageStoreConfig key in RocketMQ). */
+  flushDelayOffsetInterval: number;
   /** A client silent this long is dropped from producer and consumer tables. */
   channelExpiredTimeout: number;
   /** Ratio of RAM; pulls further behind than this are served by a slave (issue 4). */
@@ -64,6 +66,7 @@ export function defaultBrokerConfig(): BrokerConfig {
     shortPollingTimeMills: 1_000,
     maxHeldPulls: 100_000,
     flushConsumerOffsetInterval: 5_000,
+    flushDelayOffsetInterval: 10_000,
     channelExpiredTimeout: 120_000,
     accessMessageInMemoryMaxRatio: 40,
     slaveReadEnable: false,

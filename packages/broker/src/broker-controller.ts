@@ -2,9 +2,9 @@
 // persisted managers, serves RocketMQ requests on listenPort (the main thread does sockets and
 // routing only), and keeps the NameServers informed. shutdown() is the clean path; SIGKILL is the
 // other one, and the store's recovery handles it.
-import { parseSocketAddress, RequestCode } from '@orbit/common';
-import { createRequest, RemotingClient, RemotingServer, type RemotingCommand, type RemotingConnection } from '@orbit/remoting';
-import { MessageStore, type MessageStoreConfig } from '@orbit/store';
+import { parseSocketAddress, RequestCode, ResponseCode } from '@orbit/common';
+import { createRequest, createResponse, RemotingClient, RemotingServer, type RemotingCommand, type RemotingConnection } from '@orbit/remoting';
+import { MessageStore, parseDelayLevels, type MessageStoreConfig } from '@orbit/store';
 import type { BrokerConfig } from './broker-config.js';
 import type { BrokerContext, BrokerStats } from './broker-context.js';
 import { ClientManager, type ClientChannel } from './client-manager.js';
@@ -13,9 +13,11 @@ import { NamesrvRegistration } from './namesrv-registration.js';
 import { AdminProcessor } from './processors/admin-processor.js';
 import { ClientManageProcessor } from './processors/client-manage-processor.js';
 import { ConsumerManageProcessor } from './processors/consumer-manage-processor.js';
+import { ConsumerSendMsgBackProcessor } from './processors/consumer-send-msg-back-processor.js';
 import { PullMessageProcessor } from './processors/pull-message-processor.js';
 import { SendMessageProcessor } from './processors/send-message-processor.js';
 import { PullRequestHoldService } from './pull-request-hold-service.js';
+import { ScheduleMessageService } from './schedule/schedule-message-service.js';
 import { SubscriptionGroupManager } from './subscription-group-manager.js';
 import { TopicConfigManager } from './topic-config-manager.js';
 
@@ -27,6 +29,7 @@ export class BrokerController {
   private registration: NamesrvRegistration | undefined;
   private timers: NodeJS.Timeout[] = [];
   private context: BrokerContext | undefined;
+  private schedule: ScheduleMessageService | undefined;
   private stopped = false;
   /** The address the broker listens on (after start). */
   listenAddress = '';
@@ -86,7 +89,16 @@ export class BrokerController {
     const pull = new PullMessageProcessor(ctx);
     holds = new PullRequestHoldService(config.maxHeldPulls, pull.replay);
     store.onArrival((topic, queueId, maxOffset) => holds!.onArrival(topic, queueId, maxOffset));
+    // Delayed messages and retries are delivered by the master only (a slave's log is a copy).
+    this.schedule = new ScheduleMessageService({
+      store,
+      storePathRootDir: storeConfig.storePathRootDir,
+      delayLevelsMs: parseDelayLevels(storeConfig.messageDelayLevel),
+      flushDelayOffsetIntervalMs: config.flushDelayOffsetInterval,
+    });
+    this.schedule.load();
     this.registerProcessors(ctx, pull);
+    if (config.brokerRole !== 'SLAVE') this.schedule.start();
     this.server.on('disconnect', (conn: RemotingConnection) => clients.onConnectionClosed(conn));
     topics.persist();
 
@@ -103,10 +115,14 @@ export class BrokerController {
     const clientManage = new ClientManageProcessor(ctx);
     const consumerManage = new ConsumerManageProcessor(ctx);
     const admin = new AdminProcessor(ctx);
+    const sendBack = new ConsumerSendMsgBackProcessor(ctx);
+    const schedule = this.schedule!;
     const sendHandler = (req: RemotingCommand, conn: RemotingConnection) => send.process(req, conn);
     server.registerProcessor(RequestCode.SEND_MESSAGE, sendHandler);
     server.registerProcessor(RequestCode.SEND_MESSAGE_V2, sendHandler);
     server.registerProcessor(RequestCode.SEND_BATCH_MESSAGE, sendHandler);
+    server.registerProcessor(RequestCode.CONSUMER_SEND_MSG_BACK, (req) => sendBack.process(req));
+    server.registerProcessor(RequestCode.GET_ALL_DELAY_OFFSET, (req) => ({ ...createResponse(req, ResponseCode.SUCCESS, undefined, {}), body: Buffer.from(schedule.encode()) }));
     server.registerProcessor(RequestCode.PULL_MESSAGE, (req, conn) => pull.process(req, conn));
     server.registerProcessor(RequestCode.LITE_PULL_MESSAGE, (req, conn) => pull.process(req, conn));
     server.registerProcessor(RequestCode.HEART_BEAT, (req, conn) => clientManage.heartbeat(req, conn));
@@ -154,6 +170,7 @@ export class BrokerController {
     ctx?.holds.releaseAll();
     await this.server?.close();
     await this.outClient.close();
+    await this.schedule?.stop();
     if (ctx) {
       ctx.offsets.persist(true);
       ctx.topics.persist();

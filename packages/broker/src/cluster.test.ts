@@ -81,6 +81,7 @@ test('route discovery and multi-master: a producer spreads over every queue of b
     await producer.shutdown();
   }
   for (const b of [brokerA, brokerB]) {
+    await b.broker.ctx.store.waitDispatched(); // consume queues are built after the sends are answered
     let total = 0;
     for (let q = 0; q < 4; q++) total += b.broker.ctx.store.getMaxOffsetInQueue('Spread', q);
     assert.is(total, 40);

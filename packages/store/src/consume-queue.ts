@@ -16,12 +16,17 @@ export function consumeQueueDir(rootDir: string, topic: string, queueId: number)
   return join(rootDir, topic, String(queueId));
 }
 
-function listFileStarts(dir: string): number[] {
+/**
+ * Start offsets of a queue's files. Only the queue's writer may remove half-prepared temporaries
+ * (at load, when none can be in progress); a reader on another thread must leave them alone, since
+ * one may be the file the dispatcher is preparing right now.
+ */
+function listFileStarts(dir: string, removeTemporaries = false): number[] {
   if (!existsSync(dir)) return [];
   const out: number[] = [];
   for (const name of readdirSync(dir)) {
     if (name.endsWith('.preparing')) {
-      rmSync(join(dir, name), { force: true });
+      if (removeTemporaries) rmSync(join(dir, name), { force: true });
       continue;
     }
     const o = fileNameToOffset(name);
@@ -56,7 +61,7 @@ export class ConsumeQueueWriter {
 
   /** Opens what is on disk and finds the max offset: the first empty unit of the last file. */
   load(): void {
-    const starts = listFileStarts(this.dir);
+    const starts = listFileStarts(this.dir, true);
     if (starts.length === 0) return;
     this.minOffset = starts[0]! / CQ_UNIT_BYTES;
     const lastStart = starts[starts.length - 1]!;

@@ -5,9 +5,10 @@
 // grew (the arrival ring), which is what wakes long-polling pulls.
 import { mkdirSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkStoredRecord, findProperty, javaStringHash, PropertyKey, RecordField, SysFlag, transactionType } from '@orbit/common';
+import { checkStoredRecord, findProperty, javaStringHash, PropertyKey, RecordField, SysFlag, SystemTopic, transactionType } from '@orbit/common';
 import { placeActor, SpscRing, type ActorContext } from '@orbit/runtime';
 import { ConsumeQueueWriter, consumeQueueDir } from './consume-queue.js';
+import { delayLevelOf, deliverTimestamp, parseDelayLevels } from './delay-level.js';
 import { IndexService } from './index-service.js';
 import { MappedFile } from './mapped-file.js';
 import { SharedStoreState, StoreState } from './shared-state.js';
@@ -57,9 +58,11 @@ export class Dispatcher {
   private indexPausedUntilMs = 0;
   private indexFailure: string | undefined;
   private cqFailure: string | undefined;
+  private readonly delayLevelsMs: number[];
 
   constructor(private readonly init: DispatcherInit) {
     this.config = init.config;
+    this.delayLevelsMs = parseDelayLevels(this.config.messageDelayLevel);
     this.shared = new SharedStoreState(init.sharedState);
     this.arrivals = SpscRing.attach(init.arrivalRing);
     this.cqRoot = StorePaths.consumeQueue(this.config);
@@ -192,7 +195,9 @@ export class Dispatcher {
         }
       }
       const tags = properties ? findProperty(properties, PropertyKey.TAGS) : undefined;
-      cq.putUnit(queueOffset, physicalOffset, size, tags ? javaStringHash(tags) : 0);
+      let tagsCode = tags ? javaStringHash(tags) : 0;
+      if (topic === SystemTopic.SCHEDULE_TOPIC) tagsCode = this.scheduleTagsCode(map, at, sysFlag, properties) ?? tagsCode;
+      cq.putUnit(queueOffset, physicalOffset, size, tagsCode);
       this.grown.set(cq, cq.maxOffset);
     }
     if (this.index && Date.now() >= this.indexPausedUntilMs) {
@@ -214,6 +219,18 @@ export class Dispatcher {
         this.indexPausedUntilMs = Date.now() + INDEX_RETRY_PAUSE_MS;
       }
     }
+  }
+
+  /**
+   * A delayed message's tag code is when it becomes due: store time + its level's delay (RocketMQ's
+   * CommitLog.checkMessageAndReturnSize); undefined when it carries no delay level.
+   */
+  private scheduleTagsCode(map: Buffer, at: number, sysFlag: number, properties: string): number | undefined {
+    const level = delayLevelOf(properties ? findProperty(properties, PropertyKey.DELAY) : undefined, this.delayLevelsMs.length);
+    if (level === 0) return undefined;
+    const storeTimestampAt = at + RecordField.BORNHOST + (sysFlag & SysFlag.BORNHOST_V6 ? 20 : 8);
+    const storeTimestamp = map.readInt32BE(storeTimestampAt) * 0x1_0000_0000 + map.readUInt32BE(storeTimestampAt + 4);
+    return deliverTimestamp(this.delayLevelsMs, level, storeTimestamp);
   }
 
   private postArrivals(): void {

@@ -2,6 +2,7 @@
 // broker.conf line such as `flushDiskType=SYNC_FLUSH` means the same thing here.
 import { join } from 'node:path';
 import { homedir } from 'node:os';
+import { DEFAULT_MESSAGE_DELAY_LEVEL, parseDelayLevels } from './delay-level.js';
 
 export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
 
@@ -50,6 +51,11 @@ export interface MessageStoreConfig {
   /** Pull limits (DefaultMessageStore): messages and bytes one read may return. */
   maxTransferCountOnMessageInMemory: number;
   maxTransferBytesOnMessageInMemory: number;
+  /**
+   * Delay levels, e.g. "1s 5s 10s 30s 1m ... 2h" (units s, m, h, d; `ms` too, an Orbit extension).
+   * The store uses it for the tag code of SCHEDULE_TOPIC_XXXX units (the delivery time).
+   */
+  messageDelayLevel: string;
 }
 
 export function defaultStoreConfig(overrides: Partial<MessageStoreConfig> = {}): MessageStoreConfig {
@@ -79,6 +85,7 @@ export function defaultStoreConfig(overrides: Partial<MessageStoreConfig> = {}):
     maxPendingAppends: 100_000,
     maxTransferCountOnMessageInMemory: 32,
     maxTransferBytesOnMessageInMemory: 256 * 1024,
+    messageDelayLevel: DEFAULT_MESSAGE_DELAY_LEVEL,
     ...overrides,
   };
 }
@@ -99,6 +106,11 @@ export function validateStoreConfig(config: MessageStoreConfig): void {
     fail('maxMessageSize must fit comfortably in a segment (at most half of mappedFileSizeCommitLog)');
   }
   if (config.dispatchThreadCount < 1 || config.dispatchThreadCount > 8) fail('dispatchThreadCount must be 1..8');
+  try {
+    parseDelayLevels(config.messageDelayLevel);
+  } catch (err) {
+    fail((err as Error).message);
+  }
 }
 
 export const StorePaths = {

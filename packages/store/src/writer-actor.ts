@@ -304,6 +304,9 @@ export class CommitLogWriter {
       // Answer in small groups so the caller can resume early appenders while later ones are written.
       if (++this.uncommittedCompletions >= COMMIT_EVERY_COMPLETIONS) {
         this.uncommittedCompletions = 0;
+        // Readers must see the record before its caller hears it was stored: publish the new end
+        // of the log first (invariant: a completed append is always readable).
+        this.publishWrittenOffset();
         this.completionRing.commit();
       }
     }
@@ -312,11 +315,16 @@ export class CommitLogWriter {
   private uncommittedCompletions = 0;
   private lastRequestMs = 0;
 
+  private publishWrittenOffset(): void {
+    if (this.publishedOffset === this.writtenOffset) return;
+    this.publishedOffset = this.writtenOffset;
+    this.shared.lastStoreTimestamp = this.lastStoreTimestamp;
+    this.shared.publishWritten(this.writtenOffset);
+  }
+  private publishedOffset = -1;
+
   private afterBatch(): void {
-    if (this.shared.writtenOffset !== this.writtenOffset) {
-      this.shared.lastStoreTimestamp = this.lastStoreTimestamp;
-      this.shared.publishWritten(this.writtenOffset);
-    }
+    this.publishWrittenOffset();
     if (this.pendingSync.length > this.pendingSyncHead) void this.flush();
     this.drainOverflow();
     this.completionRing.commit();

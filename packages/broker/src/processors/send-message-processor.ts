@@ -1,6 +1,8 @@
 // SEND_MESSAGE (10), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320): check the request like
 // RocketMQ's msgCheck, create the topic from its template on first use, hand the message to the
 // store's writer and answer with the offset message id, queue id and queue offset (facts §2.3, §4.4).
+// A DELAY=<level> message is parked in SCHEDULE_TOPIC_XXXX until due (schedule/); a send to
+// %RETRY%<group> past its maxReconsumeTimes goes to %DLQ%<group> (facts §7.4).
 import {
   createOffsetMessageId,
   findProperty,
@@ -8,6 +10,8 @@ import {
   isRetryTopic,
   isWriteable,
   MessageLimits,
+  decodeProperties,
+  encodeProperties,
   parseSocketAddress,
   PropertyKey,
   RequestCode,
@@ -18,8 +22,10 @@ import {
   type SocketAddress,
 } from '@orbit/common';
 import { createResponse, optionalBool, optionalInt, optionalString, requireInt, requireLong, requireString, type RemotingCommand, type RemotingConnection } from '@orbit/remoting';
-import { StoreError, type PutResult } from '@orbit/store';
+import { delayLevelOf, parseDelayLevels, StoreError, type PutResult } from '@orbit/store';
 import type { BrokerContext } from '../broker-context.js';
+import { toScheduleMessage } from '../schedule/schedule-message.js';
+import { deadLetterIfExhausted } from './consumer-send-msg-back-processor.js';
 
 interface SendHeader {
   producerGroup: string;
@@ -32,6 +38,8 @@ interface SendHeader {
   flag: number;
   properties: string;
   reconsumeTimes: number;
+  /** Sent with %RETRY% sends; absent means the group's retryMaxTimes. */
+  maxReconsumeTimes: number | undefined;
   batch: boolean;
 }
 
@@ -50,6 +58,7 @@ function parseSendHeader(req: RemotingCommand): SendHeader {
     flag: optionalInt(req, k('h', 'flag'), 0),
     properties: optionalString(req, k('i', 'properties'), ''),
     reconsumeTimes: optionalInt(req, k('j', 'reconsumeTimes'), 0),
+    maxReconsumeTimes: optionalInt(req, k('l', 'maxReconsumeTimes')),
     batch: req.code === RequestCode.SEND_BATCH_MESSAGE || optionalBool(req, k('m', 'batch'), false),
   };
 }
@@ -58,8 +67,10 @@ const fail = (req: RemotingCommand, code: number, remark: string) => createRespo
 
 export class SendMessageProcessor {
   private readonly uniqKeys: UniqKeyGenerator;
+  private readonly delayLevelCount: number;
 
   constructor(private readonly ctx: BrokerContext) {
+    this.delayLevelCount = parseDelayLevels(ctx.storeConfig.messageDelayLevel).length;
     this.uniqKeys = new UniqKeyGenerator({ ip: ctx.config.brokerIP1 });
   }
 
@@ -103,7 +114,13 @@ export class SendMessageProcessor {
     if (Buffer.byteLength(properties) > MessageLimits.maxPropertiesBytes) {
       return fail(req, ResponseCode.MESSAGE_ILLEGAL, `the message properties are ${Buffer.byteLength(properties)} bytes, more than ${MessageLimits.maxPropertiesBytes}`);
     }
-    const msg = this.toStore(header, queueId, body, properties, header.flag, bornHost);
+    let msg = this.toStore(header, queueId, body, properties, header.flag, bornHost);
+    if (isRetryTopic(header.topic)) {
+      const exhausted = deadLetterIfExhausted(ctx, req, header.topic, header.reconsumeTimes, header.maxReconsumeTimes);
+      if (exhausted && 'error' in exhausted) return exhausted.error;
+      if (exhausted) msg = { ...msg, ...exhausted.deadLetter, properties: withoutDelay(msg.properties) };
+    }
+    msg = toScheduleMessage(msg, this.delayLevelCount);
     const waitStoreOk = findProperty(properties, PropertyKey.WAIT) !== 'false';
     let result: PutResult;
     try {
@@ -133,6 +150,10 @@ export class SendMessageProcessor {
       return fail(req, ResponseCode.MESSAGE_ILLEGAL, `bad batch body: ${(err as Error).message}`);
     }
     if (entries.length === 0) return fail(req, ResponseCode.MESSAGE_ILLEGAL, 'the batch is empty');
+    // RocketMQ does not delay batches (its clients refuse them; its store answers MESSAGE_ILLEGAL).
+    for (const e of [{ properties: header.properties }, ...entries]) {
+      if (delayLevelOf(findProperty(e.properties, PropertyKey.DELAY), this.delayLevelCount) > 0) return fail(req, ResponseCode.MESSAGE_ILLEGAL, 'TimeDelayLevel is not supported for batching');
+    }
     const messages = entries.map((e) => this.toStore(header, queueId, e.body, this.completeProperties(e.properties), e.flag, bornHost));
     let result: PutResult;
     try {
@@ -202,6 +223,13 @@ export function decodeBatchBody(body: Buffer): { flag: number; body: Buffer; pro
     at += totalSize;
   }
   return out;
+}
+
+function withoutDelay(properties: string): string {
+  if (findProperty(properties, PropertyKey.DELAY) === undefined) return properties;
+  const map = decodeProperties(properties);
+  map.delete(PropertyKey.DELAY);
+  return encodeProperties(map);
 }
 
 function safeAddress(text: string): SocketAddress {

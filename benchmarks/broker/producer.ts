@@ -347,7 +347,9 @@ async function main(): Promise<number> {
   timeline.push({ epochMs: Date.now(), count: totalMessagesOk });
   await Promise.race([producer.shutdown(), new Promise((r) => setTimeout(r, SHUTDOWN_TIMEOUT_MS))]);
 
-  const windowSeconds = Math.max(1e-3, (windowEndEpochMs - windowStartEpochMs) / 1000);
+  // No window when the run ended (-q reached, Ctrl-C) before the warm-up did.
+  const windowSeconds = windowStartEpochMs > 0 ? Math.max(1e-3, (windowEndEpochMs - windowStartEpochMs) / 1000) : 0;
+  const perSecond = (n: number) => (windowSeconds > 0 ? n / windowSeconds : 0);
   const [p50, p99, p999] = reservoir.percentiles([50, 99, 99.9]) ?? [];
   const summary: ProducerSummary = {
     tool: 'producer',
@@ -357,8 +359,8 @@ async function main(): Promise<number> {
     windowSeconds,
     requestsOk: win.requestsOk,
     messagesOk: win.messagesOk,
-    sendTps: win.requestsOk / windowSeconds,
-    sendMps: win.messagesOk / windowSeconds,
+    sendTps: perSecond(win.requestsOk),
+    sendMps: perSecond(win.messagesOk),
     sendFailed: win.sendFailed,
     responseFailed: win.responseFailed,
     maxRtMs: win.rtMaxMs,
@@ -369,7 +371,7 @@ async function main(): Promise<number> {
     totalMessagesOk,
     lastAckEpochMs,
     sendsBehind,
-    cpuPercent: ((cpu.user + cpu.system) / 1000 / (windowSeconds * 1000)) * 100,
+    cpuPercent: windowSeconds > 0 ? ((cpu.user + cpu.system) / 1000 / (windowSeconds * 1000)) * 100 : 0,
     timeline,
   };
 

@@ -3,14 +3,13 @@
 // between so its offsets are read back from the broker).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RequestCode, ResponseCode } from '@orbit/common';
 import { NamesrvController } from '@orbit/namesrv';
 import { createRequest, RemotingClient } from '@orbit/remoting';
-import { startTestBroker, type TestBroker } from './test-support.js';
+import { runJsonLinesFixture, startTestBroker, type TestBroker } from './test-support.js';
 
 const FIXTURE = join(import.meta.dirname, 'ali-ons.fixture.cjs');
 const TOPIC = 'AliOnsTopic';
@@ -22,23 +21,7 @@ let broker: TestBroker;
 let kvDir: string;
 const admin = new RemotingClient({ connectTimeoutMs: 2_000, requestTimeoutMs: 5_000 });
 
-/** Runs the fixture and returns its JSON lines. */
-function runFixture(args: string[], timeoutMs = 60_000): Promise<Record<string, unknown>[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FIXTURE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (err += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-      if (code !== 0) reject(new Error(`ali-ons fixture ${args[0]} exited ${code}: ${out.slice(-2000)} ${err.slice(-2000)}`));
-      else resolve(lines);
-    });
-  });
-}
+const runFixture = (args: string[], timeoutMs = 60_000) => runJsonLinesFixture(FIXTURE, args, timeoutMs);
 
 test.before(async () => {
   kvDir = mkdtempSync(join(tmpdir(), 'orbit-namesrv-'));

@@ -1,4 +1,5 @@
 // Starting brokers in tests: in this process (fast, inspectable) on 127.0.0.1 and an ephemeral port.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,4 +45,25 @@ export async function startTestBroker(settings: Record<string, string> = {}, dir
     },
   };
   return handle;
+}
+
+/**
+ * Runs a client fixture script (e.g. the ali-ons drivers) as a child process, bounded in time, and
+ * returns the JSON lines it printed; rejects with its output when it exits non-zero.
+ */
+export function runJsonLinesFixture(fixture: string, args: string[], timeoutMs = 60_000): Promise<Record<string, unknown>[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fixture, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      if (code !== 0) reject(new Error(`fixture ${args[0]} exited ${code}: ${out.slice(-2000)} ${err.slice(-2000)}`));
+      else resolve(lines);
+    });
+  });
 }

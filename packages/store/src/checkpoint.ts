@@ -1,7 +1,7 @@
 // The 4 KiB checkpoint file. Bytes 0..40 are RocketMQ's StoreCheckpoint fields; Orbit adds its own
 // after a magic at 64, so a clean restart knows the exact end of the log without scanning and a
 // crash restart knows from where consume queues and the index must be rebuilt.
-import { existsSync, openSync, closeSync, writeSync, readSync, fdatasyncSync, renameSync } from 'node:fs';
+import { existsSync, openSync, closeSync, writeSync, readSync, fdatasyncSync, renameSync, statSync } from 'node:fs';
 import { readInt64BE, writeInt64BE } from '@orbit/common';
 
 export const CHECKPOINT_BYTES = 4096;
@@ -49,7 +49,12 @@ export function readCheckpoint(path: string): Checkpoint | undefined {
   };
 }
 
-/** Writes a whole new checkpoint and syncs it (write to a temp file, then rename: never torn). */
+/**
+ * Writes the checkpoint and syncs it. An existing 4 KiB file is overwritten in place (as RocketMQ's
+ * mapped checkpoint is): that needs no new disk blocks, so it still works on a full disk, and the
+ * fields all sit in the first 512-byte sector, which a device writes whole. Only the very first
+ * checkpoint is created, through a temporary file and a rename.
+ */
 export function writeCheckpoint(path: string, cp: Checkpoint): void {
   const buf = Buffer.alloc(CHECKPOINT_BYTES);
   writeInt64BE(buf, 0, cp.physicMsgTimestamp);
@@ -61,13 +66,14 @@ export function writeCheckpoint(path: string, cp: Checkpoint): void {
   writeInt64BE(buf, 72, cp.flushedOffset);
   writeInt64BE(buf, 80, cp.dispatchFlushedOffset);
   writeInt64BE(buf, 88, cp.shutdownWrittenOffset);
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
+  const inPlace = existsSync(path) && statSync(path).size === CHECKPOINT_BYTES;
+  const target = inPlace ? path : `${path}.tmp`;
+  const fd = openSync(target, inPlace ? 'r+' : 'w');
   try {
     writeSync(fd, buf, 0, CHECKPOINT_BYTES, 0);
     fdatasyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  renameSync(tmp, path);
+  if (!inPlace) renameSync(target, path);
 }

@@ -512,9 +512,23 @@ export class CommitLogWriter {
     }
   }
 
-  private saveCheckpoint(shutdownWrittenOffset: number): void {
+  /**
+   * Returns false when the checkpoint could not be written: the previous one stays, which only means
+   * a longer recovery scan after a crash, so a periodic failure is recorded, never thrown.
+   */
+  private saveCheckpoint(shutdownWrittenOffset: number): boolean {
     this.lastCheckpointMs = Date.now();
     const dispatchFlushed = Math.min(this.shared.minDispatchFlushedOffset(this.init.dispatcherCount), this.flushedOffset);
+    try {
+      this.writeCheckpointNow(shutdownWrittenOffset, dispatchFlushed);
+      return true;
+    } catch (err) {
+      this.stats.lastError = `checkpoint: ${(err as Error).message}`;
+      return false;
+    }
+  }
+
+  private writeCheckpointNow(shutdownWrittenOffset: number, dispatchFlushed: number): void {
     writeCheckpoint(StorePaths.checkpoint(this.config), {
       physicMsgTimestamp: this.lastStoreTimestamp,
       logicsMsgTimestamp: this.lastStoreTimestamp,
@@ -608,7 +622,9 @@ export class CommitLogWriter {
 
   /** Last step of a clean shutdown, once dispatch has caught up: the checkpoint says where the log ends. */
   finalCheckpoint(): void {
-    this.saveCheckpoint(this.writtenOffset);
+    // Failing here must keep the abort file (the facade removes it only after this returns), so the
+    // next start scans instead of trusting a stale end.
+    if (!this.saveCheckpoint(this.writtenOffset)) throw new Error(this.stats.lastError ?? 'final checkpoint failed');
   }
 
   async stop(): Promise<void> {

@@ -222,6 +222,12 @@ export class RemotingConnection extends EventEmitter {
     if (this.closed) return;
     this.closing = true;
     this.closeReason ??= reason;
+    // Answers corked in this tick (see writeCommand) go out before the socket does: destroy()
+    // discards anything still corked.
+    if (this.corkedThisTick) {
+      this.corkedThisTick = false;
+      this.socket.uncork();
+    }
     this.socket.destroy();
   }
 
@@ -232,10 +238,22 @@ export class RemotingConnection extends EventEmitter {
   }
 
   /** Writes one command; false when the socket can no longer be written. Throws when encoding fails. */
+  private corkedThisTick = false;
+
   private writeCommand(cmd: RemotingCommand, callback?: (error?: Error | null) => void): boolean {
     const socket = this.socket;
     if (this.closed || socket.destroyed || !socket.writable) return false;
     const parts = encodeFrame(cmd, { maxFrameBytes: this.options.maxFrameBytes });
+    // Everything written in one turn of the event loop (e.g. the answers to a batch of sends whose
+    // appends completed together) leaves in one writev instead of one syscall per frame.
+    if (!this.corkedThisTick) {
+      this.corkedThisTick = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.corkedThisTick = false;
+        socket.uncork();
+      });
+    }
     if (parts.length === 1) {
       socket.write(parts[0]!, callback);
     } else {

@@ -19,6 +19,10 @@ export const PutStatus = {
   MESSAGE_ILLEGAL: 3,
   SERVICE_NOT_AVAILABLE: 4,
   UNKNOWN_ERROR: 5,
+  /** SYNC_MASTER: stored here, but no slave acknowledged it within syncFlushTimeout. */
+  FLUSH_SLAVE_TIMEOUT: 6,
+  /** SYNC_MASTER: stored here; no slave connected, or the slave lags past haSlaveFallbehindMax. */
+  SLAVE_NOT_AVAILABLE: 7,
 } as const;
 export type PutStatusName = keyof typeof PutStatus;
 const PUT_STATUS_NAMES: PutStatusName[] = [];

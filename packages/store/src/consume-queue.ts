@@ -117,9 +117,19 @@ export class ConsumeQueueWriter {
     const start = byteOffset - (byteOffset % this.fileSizeBytes);
     mkdirSync(this.dir, { recursive: true });
     const path = MappedFile.pathFor(this.dir, start);
+    const firstFile = this.files.size === 0 && this.maxOffset === 0;
     if (!existsSync(path)) await MappedFile.prepare(path, this.fileSizeBytes, true);
     this.open(start);
     if (this.maxOffset === 0 && this.minOffset === 0) this.minOffset = start / CQ_UNIT_BYTES;
+    // A queue whose first unit is not at a file start (a slave that copied only the newer part of
+    // its master's log) gets placeholder units before it, as RocketMQ's fillPreBlank does: readers
+    // walk units contiguously, and the placeholders point at offset 0, below every live record, so
+    // the minimum offset skips them.
+    if (firstFile) {
+      for (let o = start / CQ_UNIT_BYTES; o < logicalOffset; o++) this.putUnit(o, 0, PRE_BLANK_UNIT_SIZE, 0);
+      this.maxOffset = 0;
+      this.maxPhysicalEnd = 0;
+    }
   }
 
   private open(start: number): MappedFile {
@@ -192,6 +202,9 @@ export class ConsumeQueueWriter {
 }
 
 /** The reading side: read-only mappings on the caller's thread. */
+/** RocketMQ's placeholder size (Integer.MAX_VALUE) for units before a queue's first real one. */
+const PRE_BLANK_UNIT_SIZE = 0x7fffffff;
+
 export class ConsumeQueueReader {
   private readonly files = new Map<number, MappedFile>();
   private fileStarts: number[] = [];

@@ -1,5 +1,5 @@
-export { MessageStore, type ArrivalListener, type RecoveryReport } from './message-store.js';
-export { defaultStoreConfig, validateStoreConfig, StorePaths, type MessageStoreConfig, type FlushDiskType } from './store-config.js';
+export { MessageStore, type ArrivalListener, type RecoveryReport, type HaStatus } from './message-store.js';
+export { defaultStoreConfig, validateStoreConfig, StorePaths, type MessageStoreConfig, type FlushDiskType, type BrokerRole } from './store-config.js';
 export { StoreError, type StoreErrorCode } from './store-error.js';
 export type { PutResult } from './append-channel.js';
 export { PutStatus, type PutStatusName } from './append-protocol.js';

@@ -17,6 +17,25 @@ import { defaultStoreConfig, StorePaths, validateStoreConfig, type MessageStoreC
 import { StoreError } from './store-error.js';
 import { StoreReader, type GetMessageResult, type MessageFilter } from './store-reader.js';
 import type { CommitLogWriterApi, WriterInit, WriterStats } from './writer-actor.js';
+import type { HaServiceApi, HaServiceInit, HaServiceStats } from './ha-service-actor.js';
+import type { HaClientStats } from './ha-client.js';
+import { ReplicationWaiter } from './replication-waiter.js';
+
+/** What a broker needs to know about replication (admin, registration, pull routing). */
+export interface HaStatus {
+  role: MessageStoreConfig['brokerRole'];
+  /** Master: the bound HA port (0 for a slave). */
+  haListenPort: number;
+  /** Master: slaves connected now. */
+  connectedSlaves: number;
+  /** Master: the highest offset a slave acknowledged. */
+  slaveAckOffset: number;
+  /** Slave: whether the HA connection to the master is up. */
+  masterConnected: boolean;
+  /** Slave: bytes received from the master (its commit log's raw end). */
+  receivedOffset: number;
+  commitLogMaxOffset: number;
+}
 
 /** Called after dispatch with each queue that grew; topic undefined means "any queue may have". */
 export type ArrivalListener = (topic: string | undefined, queueId: number, maxOffset: number) => void;
@@ -44,6 +63,9 @@ export class MessageStore {
   private arrivalLoop: Promise<void> | undefined;
   private closing = false;
   private closed = false;
+  private replication: ReplicationWaiter | undefined;
+  private haService: ActorRef<HaServiceApi> | undefined;
+  private haListenPort = 0;
 
   private constructor(
     readonly config: MessageStoreConfig,
@@ -115,6 +137,24 @@ export class MessageStore {
       await writer.call('start', queueOffsets);
       shared.state = StoreState.running;
 
+      // Replication: a master serves slaves from a thread of its own; a slave's HA client lives in
+      // the writer (the one thread that may write the log) and copies the master's bytes straight in.
+      let haService: ActorRef<HaServiceApi> | undefined;
+      let haListenPort = 0;
+      if (config.brokerRole === 'SLAVE') {
+        await writer.call('startReplica', config.haMasterAddress);
+      } else {
+        const haInit: HaServiceInit = { config, sharedState: shared.buffer };
+        haService = await host.spawn<HaServiceApi>({
+          name: `${config.storePathRootDir}#ha-service`,
+          moduleUrl: new URL('./ha-service-actor.ts', import.meta.url).href,
+          exportName: 'createHaService',
+          init: haInit,
+          dedicatedThread: true,
+        });
+        haListenPort = (await haService.call('start')) as number;
+      }
+
       const channel = new AppendChannel(appendRing, completionRing, config.maxPendingAppends);
       channel.start();
       const reader = new StoreReader(config, shared, dispatcherCount);
@@ -125,6 +165,9 @@ export class MessageStore {
         truncatedReason: recovered.truncatedReason,
         dispatchedFrom: dispatchFrom,
       });
+      store.haService = haService;
+      store.haListenPort = haListenPort;
+      if (config.brokerRole === 'SYNC_MASTER') store.replication = new ReplicationWaiter(shared, config.haSlaveFallbehindMax, config.maxPendingAppends);
       host.on('actor-crashed', (event: { actorNames: string[]; error: Error }) => store.onActorCrashed(event));
       store.arrivalLoop = store.readArrivals();
       return store;
@@ -144,6 +187,7 @@ export class MessageStore {
 
   private checkWritable(): void {
     if (this.closing || this.closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
+    if (this.config.brokerRole === 'SLAVE') throw new StoreError('SERVICE_NOT_AVAILABLE', 'message store is slave mode, so putMessage is forbidden');
     if (this.shared.state === StoreState.failed) throw new StoreError('SERVICE_NOT_AVAILABLE', 'the store failed and accepts no writes');
     if (this.shared.diskFull) throw new StoreError('SERVICE_NOT_AVAILABLE', `disk use is at or above diskSpaceWarningLevelRatio ${this.config.diskSpaceWarningLevelRatio}%`);
   }
@@ -162,7 +206,7 @@ export class MessageStore {
     this.checkWritable();
     const plan = planRecord(msg);
     this.validate(msg, plan);
-    return this.channel.append([msg], options.waitStoreOk ?? true, [plan]);
+    return this.replicated(this.channel.append([msg], options.waitStoreOk ?? true, [plan]), options.waitStoreOk ?? true);
   }
 
   /** Appends a batch for one (topic, queueId): contiguous in the log, consecutive queue offsets. */
@@ -182,7 +226,22 @@ export class MessageStore {
     if (bodyBytes > this.config.maxMessageSize) {
       throw new StoreError('MESSAGE_ILLEGAL', `batch bodies total ${bodyBytes} bytes, more than maxMessageSize ${this.config.maxMessageSize}`);
     }
-    return this.channel.append(messages, options.waitStoreOk ?? true, plans);
+    return this.replicated(this.channel.append(messages, options.waitStoreOk ?? true, plans), options.waitStoreOk ?? true);
+  }
+
+  /**
+   * SYNC_MASTER (facts §6.3, 4.x semantics): a stored append also waits until a slave acknowledged
+   * its last byte. Many appends wait on the same acknowledgements (pipelined), never one at a time.
+   */
+  private async replicated(stored: Promise<PutResult>, waitStoreOk: boolean): Promise<PutResult> {
+    if (this.config.brokerRole !== 'SYNC_MASTER' || !waitStoreOk) return stored;
+    const result = await stored;
+    if (result.status !== 'PUT_OK' && result.status !== 'FLUSH_DISK_TIMEOUT') return result;
+    const endOffset = result.physicalOffset + result.wroteBytes;
+    const outcome = await this.replication!.waitFor(endOffset, this.config.syncFlushTimeout);
+    // A disk timeout is reported over a replication success: both promises must hold for PUT_OK.
+    if (outcome === 'ok') return result;
+    return { ...result, status: outcome === 'timeout' ? 'FLUSH_SLAVE_TIMEOUT' : 'SLAVE_NOT_AVAILABLE' };
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -272,6 +331,32 @@ export class MessageStore {
     }
   }
 
+  // ---- replication ----------------------------------------------------------------------------
+
+  haStatus(): HaStatus {
+    const slave = this.config.brokerRole === 'SLAVE';
+    return {
+      role: this.config.brokerRole,
+      haListenPort: this.haListenPort,
+      connectedSlaves: slave ? 0 : this.shared.haConnectedSlaves,
+      slaveAckOffset: slave ? 0 : this.shared.haAckOffset,
+      masterConnected: slave && this.shared.haMasterConnected,
+      receivedOffset: slave ? this.shared.haReceivedOffset : 0,
+      commitLogMaxOffset: this.shared.writtenOffset,
+    };
+  }
+
+  /** Slave: where the master's HA port is (learnt from the NameServer); reconnects when it changes. */
+  async setHaMasterAddress(address: string): Promise<void> {
+    if (this.config.brokerRole !== 'SLAVE' || this.closing || this.closed) return;
+    await this.writer.call('setHaMasterAddress', address);
+  }
+
+  async haStats(): Promise<HaServiceStats | HaClientStats> {
+    if (this.haService) return (await this.haService.call('stats')) as HaServiceStats;
+    return (await this.writer.call('haClientStats')) as HaClientStats;
+  }
+
   /** Syncs the commit log now (both flush modes). */
   async flush(): Promise<void> {
     await this.writer.call('flush');
@@ -305,6 +390,9 @@ export class MessageStore {
     const failed = this.shared.state === StoreState.failed;
     try {
       await this.channel.drain(SHUTDOWN_TIMEOUT_MS);
+      this.replication?.close();
+      // Slaves that are behind keep reading until the master stops serving them.
+      if (this.haService) await this.haService.call('stop').catch(() => {});
       if (!failed) {
         const end = (await this.writer.call('drainAndFlush')) as number;
         for (const d of this.dispatchers) await d.call('catchUp', end, SHUTDOWN_TIMEOUT_MS);

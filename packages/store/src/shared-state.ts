@@ -12,6 +12,10 @@ const Slot64 = {
   minPhysical: 2,
   /** Store timestamp of the last record written. */
   lastStoreTimestamp: 3,
+  /** Master: the highest commit-log offset a slave acknowledged (RocketMQ's push2SlaveMaxOffset). */
+  haAckOffset: 4,
+  /** Slave: bytes of the master's log received so far (may end inside a record). */
+  haReceivedOffset: 5,
   /** Per dispatcher: commit-log offset up to which its consume queues (and index) are built. */
   dispatchedBase: 8,
   /** Per dispatcher: offset up to which its consume queues and index are durable. */
@@ -30,6 +34,12 @@ const Slot32 = {
   state: 3,
   /** 1 when the disk is over diskSpaceWarningLevelRatio. */
   diskFull: 4,
+  /** Master: bumped whenever haAckOffset or haConnectedSlaves changes; SYNC_MASTER sends sleep on it. */
+  haAckSeq: 5,
+  /** Master: slaves connected to the HA port now. */
+  haConnectedSlaves: 6,
+  /** Slave: 1 while the HA connection to the master is up. */
+  haMasterConnected: 7,
 } as const;
 const SLOT32_COUNT = 8;
 
@@ -104,7 +114,7 @@ export class SharedStoreState {
 
   /** Wakes every sleeper (closing): each re-reads the state it sleeps on. */
   wakeAll(): void {
-    for (const slot of [Slot32.writeSeq, Slot32.dispatchSeq]) {
+    for (const slot of [Slot32.writeSeq, Slot32.dispatchSeq, Slot32.haAckSeq]) {
       Atomics.add(this.i32, slot, 1);
       Atomics.notify(this.i32, slot);
     }
@@ -123,6 +133,26 @@ export class SharedStoreState {
     Atomics.add(this.i32, Slot32.writeSeq, 1);
     Atomics.notify(this.i32, Slot32.writeSeq);
   }
+
+  get haAckOffset(): number { return this.get64(Slot64.haAckOffset); }
+  get haConnectedSlaves(): number { return Atomics.load(this.i32, Slot32.haConnectedSlaves); }
+  get haAckSeq(): number { return Atomics.load(this.i32, Slot32.haAckSeq); }
+  /** Publishes the replication state the master's HA thread sees and wakes waiting sends. */
+  publishHaAck(ackOffset: number, connectedSlaves: number): void {
+    this.set64(Slot64.haAckOffset, ackOffset);
+    Atomics.store(this.i32, Slot32.haConnectedSlaves, connectedSlaves);
+    Atomics.add(this.i32, Slot32.haAckSeq, 1);
+    Atomics.notify(this.i32, Slot32.haAckSeq);
+  }
+  waitHaAckSeqAsync(seenSeq: number, timeoutMs: number): Promise<unknown> | undefined {
+    const r = Atomics.waitAsync(this.i32, Slot32.haAckSeq, seenSeq, timeoutMs);
+    return r.async ? r.value : undefined;
+  }
+
+  get haReceivedOffset(): number { return this.get64(Slot64.haReceivedOffset); }
+  set haReceivedOffset(v: number) { this.set64(Slot64.haReceivedOffset, v); }
+  get haMasterConnected(): boolean { return Atomics.load(this.i32, Slot32.haMasterConnected) === 1; }
+  set haMasterConnected(v: boolean) { Atomics.store(this.i32, Slot32.haMasterConnected, v ? 1 : 0); }
 
   get diskFull(): boolean { return Atomics.load(this.i32, Slot32.diskFull) === 1; }
   set diskFull(v: boolean) { Atomics.store(this.i32, Slot32.diskFull, v ? 1 : 0); }

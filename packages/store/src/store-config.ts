@@ -5,6 +5,8 @@ import { homedir } from 'node:os';
 import { DEFAULT_MESSAGE_DELAY_LEVEL, parseDelayLevels } from './delay-level.js';
 
 export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
+/** RocketMQ keeps the role in MessageStoreConfig: the store is what replicates. */
+export type BrokerRole = 'ASYNC_MASTER' | 'SYNC_MASTER' | 'SLAVE';
 
 export interface MessageStoreConfig {
   storePathRootDir: string;
@@ -56,6 +58,24 @@ export interface MessageStoreConfig {
    * The store uses it for the tag code of SCHEDULE_TOPIC_XXXX units (the delivery time).
    */
   messageDelayLevel: string;
+
+  // ---- replication (facts §6) ----
+  /** ASYNC_MASTER and SYNC_MASTER serve slaves on haListenPort; a SLAVE copies its master's log and refuses appends. */
+  brokerRole: BrokerRole;
+  /** Master: the HA port (listenPort + 1 in a broker); 0 picks a free port (tests). */
+  haListenPort: number;
+  /** Master: the interface the HA port listens on. */
+  haListenHost: string;
+  /** Slave: the master's HA address (host:port); empty means "learn it from the NameServer". */
+  haMasterAddress: string;
+  /** Slave: its offset report is sent at least this often (ms). */
+  haSendHeartbeatInterval: number;
+  /** Either side drops an HA connection that has been silent this long (ms). */
+  haHousekeepingInterval: number;
+  /** Master: bytes sent per transfer chunk. */
+  haTransferBatchSize: number;
+  /** SYNC_MASTER: a slave further behind than this many bytes is not waited for (SLAVE_NOT_AVAILABLE). */
+  haSlaveFallbehindMax: number;
 }
 
 export function defaultStoreConfig(overrides: Partial<MessageStoreConfig> = {}): MessageStoreConfig {
@@ -86,6 +106,14 @@ export function defaultStoreConfig(overrides: Partial<MessageStoreConfig> = {}):
     maxTransferCountOnMessageInMemory: 32,
     maxTransferBytesOnMessageInMemory: 256 * 1024,
     messageDelayLevel: DEFAULT_MESSAGE_DELAY_LEVEL,
+    brokerRole: 'ASYNC_MASTER',
+    haListenPort: 10912,
+    haListenHost: '0.0.0.0',
+    haMasterAddress: '',
+    haSendHeartbeatInterval: 5_000,
+    haHousekeepingInterval: 20_000,
+    haTransferBatchSize: 32 * 1024,
+    haSlaveFallbehindMax: 256 * 1024 * 1024,
     ...overrides,
   };
 }
@@ -105,6 +133,9 @@ export function validateStoreConfig(config: MessageStoreConfig): void {
   if (config.maxMessageSize + 1024 > config.mappedFileSizeCommitLog / 2) {
     fail('maxMessageSize must fit comfortably in a segment (at most half of mappedFileSizeCommitLog)');
   }
+  if (!['ASYNC_MASTER', 'SYNC_MASTER', 'SLAVE'].includes(config.brokerRole)) fail(`brokerRole ${config.brokerRole} is not ASYNC_MASTER, SYNC_MASTER or SLAVE`);
+  if (!Number.isInteger(config.haListenPort) || config.haListenPort < 0 || config.haListenPort > 65535) fail(`haListenPort ${config.haListenPort}`);
+  if (config.haTransferBatchSize < 1024 || config.haTransferBatchSize > 16 * 1024 * 1024) fail('haTransferBatchSize must be 1 KiB..16 MiB');
   if (config.dispatchThreadCount < 1 || config.dispatchThreadCount > 8) fail('dispatchThreadCount must be 1..8');
   try {
     parseDelayLevels(config.messageDelayLevel);

@@ -6,7 +6,8 @@
 // it started, and appends keep being written while it runs.
 import { existsSync, mkdirSync, rmSync, statfsSync, statSync, utimesSync } from 'node:fs';
 import { SpscRing, type ActorContext } from '@orbit/runtime';
-import { MessageMagic, RecordField, stampBodyCrc, stampRecord, transactionType, SysFlag, MIN_RECORD_BYTES } from '@orbit/common';
+import { MessageMagic, RecordField, stampBodyCrc, stampRecord, transactionType, SysFlag, MIN_RECORD_BYTES, storeTimestampOffset } from '@orbit/common';
+import { HaClient, type HaClientStats, type ReplicaLog } from './ha-client.js';
 import {
   APPEND_HEADER_BYTES,
   AppendFlags,
@@ -73,7 +74,7 @@ const CHECKPOINT_INTERVAL_MS = 1_000;
 const MAX_DELETES_PER_RUN = 10;
 const HOUR_MS = 3_600_000;
 
-export class CommitLogWriter {
+export class CommitLogWriter implements ReplicaLog {
   private readonly config: MessageStoreConfig;
   private readonly dir: string;
   private readonly shared: SharedStoreState;
@@ -594,6 +595,162 @@ export class CommitLogWriter {
     utimesSync(MappedFile.pathFor(this.dir, start), t, t);
   }
 
+  // ---- replica (slave) ------------------------------------------------------------------------
+  // A slave's log is a byte copy of its master's. The HA client hands over transfer bodies, which
+  // may end inside a record; the copy goes into the map at once (and is acknowledged), while the
+  // published end (`writtenOffset`, what dispatch and readers see) moves only over whole records.
+
+  private haClient: HaClient | undefined;
+  /** Bytes received from the master: the raw end of the local log. */
+  private replicaEnd = 0;
+
+  startReplica(masterAddress: string): void {
+    this.replicaEnd = this.writtenOffset;
+    this.shared.haReceivedOffset = this.replicaEnd;
+    this.haClient = new HaClient(this, this.config.haSendHeartbeatInterval, this.config.haHousekeepingInterval);
+    if (masterAddress) this.haClient.setMasterAddress(masterAddress);
+  }
+
+  setHaMasterAddress(address: string): void {
+    this.haClient?.setMasterAddress(address);
+  }
+
+  haClientStats(): HaClientStats | undefined {
+    return this.haClient?.getStats();
+  }
+
+  receivedOffset(): number {
+    return this.replicaEnd;
+  }
+
+  setMasterConnected(connected: boolean): void {
+    this.shared.haMasterConnected = connected;
+  }
+
+  async applyTransfer(physicalOffset: number, body: Buffer): Promise<string | undefined> {
+    if (!this.running || !this.current) return 'the store is not running';
+    if (physicalOffset !== this.replicaEnd) {
+      const emptyLog = this.replicaEnd === 0 && this.writtenOffset === 0;
+      if (!emptyLog || physicalOffset % this.segmentSize !== 0) {
+        return `master sent offset ${physicalOffset}, the local log ends at ${this.replicaEnd}`;
+      }
+      await this.restartEmptyLogAt(physicalOffset);
+    }
+    let at = 0;
+    while (at < body.length) {
+      const offset = this.replicaEnd;
+      const segmentStart = offset - (offset % this.segmentSize);
+      if (this.current.startOffset !== segmentStart) {
+        // Every record of the finished segment (and its BLANK marker) must be published first.
+        const problem = this.publishReplicatedRecords();
+        if (problem) return problem;
+        if (this.writtenOffset !== segmentStart) return `segment ${this.current.startOffset} ends without a BLANK marker at ${this.writtenOffset}`;
+        const failure = await this.openReplicaSegment(segmentStart);
+        if (failure) return failure;
+      }
+      const n = Math.min(body.length - at, segmentStart + this.segmentSize - offset);
+      body.copy(this.current.map, offset - segmentStart, at, at + n);
+      at += n;
+      this.replicaEnd += n;
+      this.position = this.replicaEnd - segmentStart;
+      this.dirty.add(this.current);
+    }
+    this.shared.haReceivedOffset = this.replicaEnd;
+    this.stats.bytes += body.length;
+    return this.publishReplicatedRecords();
+  }
+
+  /** An empty slave whose master no longer has offset 0 starts its log where the master's begins. */
+  private async restartEmptyLogAt(start: number): Promise<void> {
+    const old = this.current!;
+    old.close();
+    rmSync(old.path, { force: true });
+    this.segments.length = 0;
+    await this.openSegmentFor(start);
+    this.writtenOffset = start;
+    this.replicaEnd = start;
+    this.flushedOffset = start;
+    this.shared.flushedOffset = start;
+    this.shared.minPhysicalOffset = start;
+    this.publishWrittenOffset();
+    // Dispatchers and readers re-read the minimum offset when the retention epoch moves.
+    this.shared.bumpRetentionEpoch();
+  }
+
+  private async openReplicaSegment(start: number): Promise<string | undefined> {
+    try {
+      if (this.next && this.next.start === start) {
+        await this.next.ready;
+        if (this.next.failed) {
+          const why = this.next.failed.message;
+          this.prepareNext(start);
+          return `preparing segment ${start}: ${why}`;
+        }
+      } else if (!existsSync(MappedFile.pathFor(this.dir, start))) {
+        await MappedFile.prepare(MappedFile.pathFor(this.dir, start), this.segmentSize, this.config.warmMappedFileEnable);
+      }
+      this.current = MappedFile.openReadWrite(MappedFile.pathFor(this.dir, start), this.segmentSize);
+    } catch (err) {
+      return `opening segment ${start}: ${(err as Error).message}`;
+    }
+    if (!this.segments.includes(start)) this.segments.push(start);
+    this.position = 0;
+    this.stats.segmentRolls++;
+    this.prepareNext(start + this.segmentSize);
+    return undefined;
+  }
+
+  /**
+   * Moves the published end over every whole record received. A record that cannot be one means
+   * the stream is damaged: the unpublished bytes are zeroed and the connection is dropped, so the
+   * master resends from the last whole record.
+   */
+  private publishReplicatedRecords(): string | undefined {
+    const map = this.current!.map;
+    const segmentStart = this.current!.startOffset;
+    const segmentEnd = segmentStart + this.segmentSize;
+    let problem: string | undefined;
+    while (this.writtenOffset < this.replicaEnd && this.writtenOffset < segmentEnd) {
+      const pos = this.writtenOffset - segmentStart;
+      if (pos < 0) {
+        problem = `published end ${this.writtenOffset} is before the current segment ${segmentStart}`;
+        break;
+      }
+      const available = this.replicaEnd - this.writtenOffset;
+      if (available < 8) break;
+      const size = map.readInt32BE(pos);
+      const magic = map.readInt32BE(pos + 4);
+      if (magic === MessageMagic.BLANK) {
+        if (size !== this.segmentSize - pos) {
+          problem = `BLANK marker at ${this.writtenOffset} claims ${size} bytes, the segment has ${this.segmentSize - pos} left`;
+          break;
+        }
+        if (this.replicaEnd < segmentEnd) break;
+        this.writtenOffset = segmentEnd;
+        continue;
+      }
+      if (!isMessageMagic(magic) || size < MIN_RECORD_BYTES || pos + size + 8 > this.segmentSize) {
+        problem = `no record at ${this.writtenOffset} (size ${size}, magic ${magic})`;
+        break;
+      }
+      if (available < size) break;
+      const timestamp = Number(map.readBigInt64BE(pos + storeTimestampOffset(map.readInt32BE(pos + RecordField.SYSFLAG))));
+      if (timestamp > this.lastStoreTimestamp) this.lastStoreTimestamp = timestamp;
+      this.writtenOffset += size;
+      this.stats.messages++;
+    }
+    if (problem) {
+      const from = this.writtenOffset - segmentStart;
+      const to = Math.min(this.replicaEnd, segmentEnd) - segmentStart;
+      if (from >= 0 && to > from) map.fill(0, from, to);
+      this.replicaEnd = this.writtenOffset;
+      this.shared.haReceivedOffset = this.replicaEnd;
+      this.stats.lastError = `replica: ${problem}`;
+    }
+    this.publishWrittenOffset();
+    return problem;
+  }
+
   // ---- control --------------------------------------------------------------------------------
 
   getStats(): WriterStats {
@@ -612,6 +769,15 @@ export class CommitLogWriter {
 
   /** Stops taking requests (after the caller closed the ring and it is drained) and syncs. */
   async drainAndFlush(): Promise<number> {
+    if (this.haClient) {
+      this.haClient.stop();
+      // A partial record past the published end is not part of the log: the next start asks the
+      // master for it again, and a crash scan must not find stale bytes there.
+      if (this.current && this.replicaEnd > this.writtenOffset && this.writtenOffset >= this.current.startOffset) {
+        this.current.map.fill(0, this.writtenOffset - this.current.startOffset, this.replicaEnd - this.current.startOffset);
+        this.replicaEnd = this.writtenOffset;
+      }
+    }
     this.running = false;
     this.appendRing.close();
     await this.loopDone;
@@ -628,6 +794,7 @@ export class CommitLogWriter {
   }
 
   async stop(): Promise<void> {
+    this.haClient?.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.running) await this.drainAndFlush();
@@ -664,6 +831,9 @@ export function createCommitLogWriter(init: WriterInit, _ctx: ActorContext) {
     drainAndFlush: () => writer.drainAndFlush(),
     finalCheckpoint: () => writer.finalCheckpoint(),
     stop: () => writer.stop(),
+    startReplica: (masterAddress: string) => writer.startReplica(masterAddress),
+    setHaMasterAddress: (address: string) => writer.setHaMasterAddress(address),
+    haClientStats: () => writer.haClientStats(),
   };
 }
 export type CommitLogWriterApi = ReturnType<typeof createCommitLogWriter>;

@@ -36,6 +36,18 @@ test("RocketMQ's sample broker.conf loads as is", () => {
   assert.throws(() => loadBrokerConfig('listenPort=abc\n'), /not a number/);
 });
 
+test('the role and HA port are set once for broker and store; a master is forced to brokerId 0', () => {
+  const slave = loadBrokerConfig('brokerRole=SLAVE\nbrokerId=2\nlistenPort=10921\nlistenHost=127.0.0.1\nhaMasterAddress=10.0.0.1:10912\n');
+  assert.equal([slave.broker.brokerRole, slave.store.brokerRole, slave.broker.brokerId], ['SLAVE', 'SLAVE', 2]);
+  assert.equal([slave.broker.haListenPort, slave.store.haListenPort, slave.store.haListenHost], [10922, 10922, '127.0.0.1']);
+  assert.is(slave.store.haMasterAddress, '10.0.0.1:10912');
+  assert.is(slave.broker.slaveSyncIntervalMs, 10_000);
+  const master = loadBrokerConfig('brokerRole=SYNC_MASTER\nbrokerId=3\nhaListenPort=20000\nhaListenHost=10.1.1.1\n');
+  assert.equal([master.broker.brokerId, master.store.brokerRole, master.store.haListenPort, master.store.haListenHost], [0, 'SYNC_MASTER', 20000, '10.1.1.1']);
+  assert.is(loadBrokerConfig('listenPort=0\n').store.haListenPort, 0, 'listenPort 0 (tests): any free HA port');
+  assert.throws(() => loadBrokerConfig('brokerRole=BOSS\n'), /is not ASYNC_MASTER, SYNC_MASTER or SLAVE/);
+});
+
 test('topic stats, consume stats, runtime info and the consumer connection list', async () => {
   assert.is((await call(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: 'Stats', defaultTopic: 'TBW102', readQueueNums: 2, writeQueueNums: 2, perm: 6 })).code, ResponseCode.SUCCESS);
   for (let i = 0; i < 5; i++) {

@@ -5,9 +5,9 @@ import { readFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { applySettings, parsePropertiesFile } from '@orbit/common';
-import { defaultStoreConfig, type MessageStoreConfig } from '@orbit/store';
+import { defaultStoreConfig, type BrokerRole, type MessageStoreConfig } from '@orbit/store';
 
-export type BrokerRole = 'ASYNC_MASTER' | 'SYNC_MASTER' | 'SLAVE';
+export type { BrokerRole };
 
 export interface BrokerConfig {
   brokerClusterName: string;
@@ -20,6 +20,7 @@ export interface BrokerConfig {
   brokerIP1: string;
   /** Address slaves use for HA; brokerIP1 by default. */
   brokerIP2: string;
+  /** Also the store's brokerRole (loadBrokerConfig copies it): the store is what replicates. */
   brokerRole: BrokerRole;
   autoCreateTopicEnable: boolean;
   autoCreateSubscriptionGroup: boolean;
@@ -38,8 +39,18 @@ export interface BrokerConfig {
   channelExpiredTimeout: number;
   /** Ratio of RAM; pulls further behind than this are served by a slave (issue 4). */
   accessMessageInMemoryMaxRatio: number;
+  /**
+   * Master: when true, a pull far behind (cold data) is told to go to the group's
+   * whichBrokerWhenConsumeSlowly. Slave: when false it sends consumers back to the master while its
+   * HA connection is up (facts §6.4; README "Replication").
+   */
   slaveReadEnable: boolean;
+  /** Slave: a pull offset outside its queue is corrected as on a master (else retried as is). A MessageStoreConfig key in RocketMQ. */
+  offsetCheckInSlave: boolean;
+  /** The HA port slaves connect to (listenPort + 1 by default); copied to the store's haListenPort. */
   haListenPort: number;
+  /** Slave: how often topics, groups, consumer and delay offsets are copied from the master (SlaveSynchronize). */
+  slaveSyncIntervalMs: number;
   /** Clients idle this long are disconnected (serverChannelMaxIdleTimeSeconds, in ms here). */
   serverChannelMaxIdleTimeMs: number;
   /** Listen on this host; 0.0.0.0 by default, tests use 127.0.0.1. */
@@ -70,7 +81,9 @@ export function defaultBrokerConfig(): BrokerConfig {
     channelExpiredTimeout: 120_000,
     accessMessageInMemoryMaxRatio: 40,
     slaveReadEnable: false,
+    offsetCheckInSlave: false,
     haListenPort: 0,
+    slaveSyncIntervalMs: 10_000,
     serverChannelMaxIdleTimeMs: 120_000,
     listenHost: '0.0.0.0',
   };
@@ -107,10 +120,16 @@ export function loadBrokerConfig(propertiesText: string | undefined, overrides: 
   const broker = applySettings(brokerDefaults, brokerKeys).config;
   const store = applySettings(storeDefaults, storeKeys).config;
   if (!broker.brokerIP2) broker.brokerIP2 = broker.brokerIP1;
-  if (!broker.haListenPort) broker.haListenPort = broker.listenPort + 1;
+  // listenPort 0 (tests) picks a free port; the HA port then does too (the store reports the one it bound).
+  if (!broker.haListenPort && broker.listenPort !== 0) broker.haListenPort = broker.listenPort + 1;
+  if (!['ASYNC_MASTER', 'SYNC_MASTER', 'SLAVE'].includes(broker.brokerRole)) throw new RangeError(`brokerRole ${broker.brokerRole} is not ASYNC_MASTER, SYNC_MASTER or SLAVE`);
   if (broker.brokerRole !== 'SLAVE') broker.brokerId = 0; // masters are forced to 0 (facts §6.1)
   if (broker.brokerRole === 'SLAVE' && broker.brokerId <= 0) throw new RangeError("Slave's brokerId must be > 0");
-  if (!['ASYNC_MASTER', 'SYNC_MASTER', 'SLAVE'].includes(broker.brokerRole)) throw new RangeError(`brokerRole ${broker.brokerRole} is not ASYNC_MASTER, SYNC_MASTER or SLAVE`);
+  if (!(broker.slaveSyncIntervalMs >= 1_000)) throw new RangeError(`slaveSyncIntervalMs ${broker.slaveSyncIntervalMs} must be at least 1000`);
+  // RocketMQ keeps these in MessageStoreConfig; Orbit's file sets them once, for both.
+  store.brokerRole = broker.brokerRole;
+  store.haListenPort = broker.haListenPort;
+  if (!storeKeys.has('haListenHost')) store.haListenHost = broker.listenHost;
   return { broker, store, unknownKeys };
 }
 

@@ -6,6 +6,8 @@ import type { BrokerConfig } from './broker-config.js';
 import type { ClientManager } from './client-manager.js';
 import type { ConsumerOffsetManager } from './consumer-offset-manager.js';
 import type { PullRequestHoldService } from './pull-request-hold-service.js';
+import type { MasterLink } from './slave/master-link.js';
+import type { SlaveSynchronize } from './slave/slave-synchronize.js';
 import type { SubscriptionGroupManager } from './subscription-group-manager.js';
 import type { TopicConfigManager } from './topic-config-manager.js';
 
@@ -25,6 +27,9 @@ export interface BrokerContext {
   /** Tell the NameServers about a topic change now rather than at the next period. */
   registerBrokerSoon(): void;
   stats: BrokerStats;
+  /** Slave only: what it knows of its master, and the metadata copy from it. */
+  masterLink: MasterLink | undefined;
+  slaveSync: SlaveSynchronize | undefined;
 }
 
 export interface BrokerStats {

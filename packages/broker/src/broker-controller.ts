@@ -18,6 +18,8 @@ import { PullMessageProcessor } from './processors/pull-message-processor.js';
 import { SendMessageProcessor } from './processors/send-message-processor.js';
 import { PullRequestHoldService } from './pull-request-hold-service.js';
 import { ScheduleMessageService } from './schedule/schedule-message-service.js';
+import { MasterLink } from './slave/master-link.js';
+import { SlaveSynchronize } from './slave/slave-synchronize.js';
 import { SubscriptionGroupManager } from './subscription-group-manager.js';
 import { TopicConfigManager } from './topic-config-manager.js';
 
@@ -46,7 +48,10 @@ export class BrokerController {
 
   async start(): Promise<{ host: string; port: number; brokerAddr: string }> {
     const { config, storeConfig } = this;
+    // listenPort 0 (tests): the HA port is any free one too; the store reports the one it bound.
+    if (config.listenPort === 0) storeConfig.haListenPort = 0;
     const store = await MessageStore.open(storeConfig);
+    if (config.brokerRole !== 'SLAVE') config.haListenPort = store.haStatus().haListenPort; // what slaves are told (REGISTER_BROKER's haServerAddr)
     const topics = new TopicConfigManager(storeConfig.storePathRootDir, config);
     topics.load();
     const groups = new SubscriptionGroupManager(storeConfig.storePathRootDir, config.autoCreateSubscriptionGroup);
@@ -61,10 +66,7 @@ export class BrokerController {
     // message id, so listen first and register processors right after, before any await.
     const bound = await this.server.listen();
     const port = bound.port;
-    if (config.listenPort === 0) {
-      config.listenPort = port;
-      config.haListenPort = port + 1;
-    }
+    if (config.listenPort === 0) config.listenPort = port;
     const brokerAddr = `${config.brokerIP1}:${port}`;
     this.listenAddress = brokerAddr;
     let holds: PullRequestHoldService | undefined;
@@ -84,6 +86,8 @@ export class BrokerController {
       bootTimestamp: Date.now(),
       registerBrokerSoon: () => this.registration?.registerSoon(),
       stats,
+      masterLink: undefined,
+      slaveSync: undefined,
     };
     this.context = ctx;
     const pull = new PullMessageProcessor(ctx);
@@ -97,6 +101,11 @@ export class BrokerController {
       flushDelayOffsetIntervalMs: config.flushDelayOffsetInterval,
     });
     this.schedule.load();
+    if (config.brokerRole === 'SLAVE') {
+      // Topics, groups and offsets come from the master (slave/); it is found through the NameServers.
+      ctx.slaveSync = new SlaveSynchronize(this.outClient, { topics, groups, offsets, schedule: this.schedule }, { intervalMs: config.slaveSyncIntervalMs });
+      ctx.masterLink = new MasterLink(store, ctx.slaveSync, storeConfig.haMasterAddress);
+    }
     this.registerProcessors(ctx, pull);
     if (config.brokerRole !== 'SLAVE') this.schedule.start();
     this.server.on('disconnect', (conn: RemotingConnection) => clients.onConnectionClosed(conn));
@@ -104,8 +113,10 @@ export class BrokerController {
 
     this.timers.push(setInterval(() => offsets.persist(), config.flushConsumerOffsetInterval));
     this.timers.push(setInterval(() => clients.scanExpired(Date.now(), config.channelExpiredTimeout), CLIENT_SCAN_INTERVAL_MS));
-    this.registration = new NamesrvRegistration(this.outClient, config, brokerAddr, topics);
+    const masterLink = ctx.masterLink;
+    this.registration = new NamesrvRegistration(this.outClient, config, brokerAddr, topics, masterLink ? (results) => masterLink.onRegistered(results) : undefined);
     if (this.registration.namesrvAddrs().length > 0) await this.registration.start();
+    ctx.slaveSync?.start();
     return { host: bound.host, port, brokerAddr };
   }
 
@@ -123,6 +134,7 @@ export class BrokerController {
     server.registerProcessor(RequestCode.SEND_BATCH_MESSAGE, sendHandler);
     server.registerProcessor(RequestCode.CONSUMER_SEND_MSG_BACK, (req) => sendBack.process(req));
     server.registerProcessor(RequestCode.GET_ALL_DELAY_OFFSET, (req) => ({ ...createResponse(req, ResponseCode.SUCCESS, undefined, {}), body: Buffer.from(schedule.encode()) }));
+    server.registerProcessor(RequestCode.GET_ALL_CONSUMER_OFFSET, (req) => admin.allConsumerOffsets(req));
     server.registerProcessor(RequestCode.PULL_MESSAGE, (req, conn) => pull.process(req, conn));
     server.registerProcessor(RequestCode.LITE_PULL_MESSAGE, (req, conn) => pull.process(req, conn));
     server.registerProcessor(RequestCode.HEART_BEAT, (req, conn) => clientManage.heartbeat(req, conn));
@@ -165,11 +177,13 @@ export class BrokerController {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    await this.registration?.unregisterAll();
     const ctx = this.context;
+    const slaveSyncStopped = ctx?.slaveSync?.stop(); // no new run; one under way ends within its timeouts
+    await this.registration?.unregisterAll();
     ctx?.holds.releaseAll();
     await this.server?.close();
     await this.outClient.close();
+    await slaveSyncStopped;
     await this.schedule?.stop();
     if (ctx) {
       ctx.offsets.persist(true);

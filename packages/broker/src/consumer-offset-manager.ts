@@ -32,10 +32,41 @@ export class ConsumerOffsetManager {
   persist(force = false): void {
     if (!this.dirty && !force) return;
     this.dirty = false;
+    nextDataVersion(this.dataVersion);
+    writeJsonConfig(this.path, this.wrapper());
+  }
+
+  /** RocketMQ's ConsumerOffsetSerializeWrapper: what consumerOffset.json holds and GET_ALL_CONSUMER_OFFSET answers. */
+  wrapper(): { offsetTable: Record<string, Record<string, number>>; dataVersion: DataVersion } {
     const offsetTable: Record<string, Record<string, number>> = {};
     for (const [key, queues] of this.table) offsetTable[key] = Object.fromEntries(queues);
-    nextDataVersion(this.dataVersion);
-    writeJsonConfig(this.path, { offsetTable, dataVersion: this.dataVersion });
+    return { offsetTable, dataVersion: this.dataVersion };
+  }
+
+  /**
+   * Slave: the master's offsets (GET_ALL_CONSUMER_OFFSET) overwrite these, one topic@group at a
+   * time, as SlaveSynchronize.syncConsumerOffset's putAll does: what the master has wins, a
+   * topic@group only this broker has (commits made here while the master was away) stays. Written at once.
+   * Returns how many queue offsets were taken.
+   */
+  putAllFromMaster(offsetTable: Record<string, unknown>): number {
+    let taken = 0;
+    let changed = false;
+    for (const [key, queues] of Object.entries(offsetTable)) {
+      if (typeof queues !== 'object' || queues === null || !key.includes(KEY_SEPARATOR)) continue;
+      const m = new Map<number, number>();
+      for (const [q, o] of Object.entries(queues as Record<string, unknown>)) {
+        if (Number.isInteger(Number(q)) && typeof o === 'number' && Number.isSafeInteger(o) && o >= 0) m.set(Number(q), o);
+      }
+      if (!sameOffsets(this.table.get(key), m)) changed = true;
+      this.table.set(key, m);
+      taken += m.size;
+    }
+    if (changed) {
+      this.dirty = true;
+      this.persist();
+    }
+    return taken;
   }
 
   commit(group: string, topic: string, queueId: number, offset: number): boolean {
@@ -87,4 +118,10 @@ export class ConsumerOffsetManager {
     for (const key of [...this.table.keys()]) if (key.endsWith(KEY_SEPARATOR + group)) this.table.delete(key);
     this.dirty = true;
   }
+}
+
+function sameOffsets(a: Map<number, number> | undefined, b: Map<number, number>): boolean {
+  if (a === undefined || a.size !== b.size) return false;
+  for (const [q, o] of b) if (a.get(q) !== o) return false;
+  return true;
 }

@@ -49,3 +49,19 @@ export function nextDataVersion(v: DataVersion): void {
   v.timestamp = Date.now();
   v.counter++;
 }
+
+/** RocketMQ's DataVersion.equals: all three fields. */
+export function dataVersionEquals(a: DataVersion, b: DataVersion): boolean {
+  return a.stateVersion === b.stateVersion && a.timestamp === b.timestamp && a.counter === b.counter;
+}
+
+/** A DataVersion read from a peer's JSON, or undefined when it is not one. */
+export function parseDataVersion(value: unknown): DataVersion | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
+  const timestamp = num(v.timestamp);
+  const counter = num(v.counter);
+  if (timestamp === undefined || counter === undefined) return undefined;
+  return { stateVersion: num(v.stateVersion) ?? 0, timestamp, counter };
+}

@@ -1,7 +1,7 @@
 // Consumer groups' settings (SubscriptionGroupManager), persisted in config/subscriptionGroup.json.
 // Unknown groups are created on first use when autoCreateSubscriptionGroup is on (facts §3.5).
 import { join } from 'node:path';
-import { newDataVersion, nextDataVersion, readJsonConfig, writeJsonConfig, type DataVersion } from './json-config-file.js';
+import { dataVersionEquals, newDataVersion, nextDataVersion, readJsonConfig, writeJsonConfig, type DataVersion } from './json-config-file.js';
 
 export interface SubscriptionGroupConfig {
   groupName: string;
@@ -60,6 +60,23 @@ export class SubscriptionGroupManager {
       if (typeof c === 'object' && c) this.table.set(name, subscriptionGroupConfig(name, c));
     }
     if (json.dataVersion) Object.assign(this.dataVersion, json.dataVersion);
+  }
+
+  /**
+   * Slave: the master's groups (GET_ALL_SUBSCRIPTIONGROUP_CONFIG) replace these when the DataVersion
+   * differs (SlaveSynchronize.syncSubscriptionGroupConfig). Returns whether anything was replaced.
+   */
+  replaceFromMaster(subscriptionGroupTable: Record<string, unknown>, masterVersion: DataVersion): boolean {
+    if (dataVersionEquals(this.dataVersion, masterVersion)) return false;
+    const next = new Map<string, SubscriptionGroupConfig>();
+    for (const [name, c] of Object.entries(subscriptionGroupTable)) {
+      if (typeof c === 'object' && c) next.set(name, subscriptionGroupConfig(name, c as Partial<SubscriptionGroupConfig>));
+    }
+    this.table.clear();
+    for (const [name, c] of next) this.table.set(name, c);
+    Object.assign(this.dataVersion, masterVersion);
+    this.persist();
+    return true;
   }
 
   persist(): void {

@@ -3,7 +3,7 @@
 // (TBW102 when autoCreateTopicEnable), and %RETRY%<group> on consumer heartbeat.
 import { join } from 'node:path';
 import { Perm, SystemTopic, isInherited } from '@orbit/common';
-import { newDataVersion, nextDataVersion, readJsonConfig, writeJsonConfig, type DataVersion } from './json-config-file.js';
+import { dataVersionEquals, newDataVersion, nextDataVersion, readJsonConfig, writeJsonConfig, type DataVersion } from './json-config-file.js';
 
 export interface TopicConfig {
   topicName: string;
@@ -52,6 +52,23 @@ export class TopicConfigManager {
       this.table.set(name, { ...topicConfig(name, 16, 6), ...c, topicName: name });
     }
     if (json.dataVersion) Object.assign(this.dataVersion, json.dataVersion);
+  }
+
+  /**
+   * Slave: the master's table (GET_ALL_TOPIC_CONFIG) replaces this one when its DataVersion differs,
+   * as RocketMQ's SlaveSynchronize.syncTopicConfig does. Returns whether anything was replaced.
+   */
+  replaceFromMaster(topicConfigTable: Record<string, unknown>, masterVersion: DataVersion): boolean {
+    if (dataVersionEquals(this.dataVersion, masterVersion)) return false;
+    const next = new Map<string, TopicConfig>();
+    for (const [name, c] of Object.entries(topicConfigTable)) {
+      if (typeof c === 'object' && c) next.set(name, { ...topicConfig(name, 16, 6), ...(c as Partial<TopicConfig>), topicName: name });
+    }
+    this.table.clear();
+    for (const [name, c] of next) this.table.set(name, c);
+    Object.assign(this.dataVersion, masterVersion);
+    this.persist();
+    return true;
   }
 
   persist(): void {

@@ -276,6 +276,10 @@ export class MQClientInstance {
     return { brokerAddr: ids.get(id)!, slave: id !== MASTER_ID, brokerId: id };
   }
 
+  brokerIdsOf(brokerName: string): number[] {
+    return [...(this.brokerAddrTable.get(brokerName)?.keys() ?? [])];
+  }
+
   /** Master first, then any: where admin-like calls (offsets) go. */
   findBrokerAddressInAdmin(brokerName: string): string | undefined {
     return this.findBrokerAddressInSubscribe(brokerName, MASTER_ID, false)?.brokerAddr;

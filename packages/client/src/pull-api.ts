@@ -127,6 +127,8 @@ export function processPullResponse(
 /** The broker lookups a pull needs (MQClientInstance provides them). */
 export interface PullBrokerLookup {
   findBrokerAddressInSubscribe(brokerName: string, brokerId: number, onlyThisBroker: boolean): FindBrokerResult | undefined;
+  /** Every broker id the route knows for a broker name (master 0 and its slaves). */
+  brokerIdsOf(brokerName: string): number[];
   updateTopicRoute(topic: string): Promise<unknown>;
 }
 
@@ -183,7 +185,7 @@ export class PullAPIWrapper {
       litePull: options.litePull ?? false,
     });
     if (found.slave) sysFlag = clearCommitOffsetFlag(sysFlag);
-    const response = await this.api.pullMessage(
+    const response = await this.pullFrom(mq, found, () => this.api.pullMessage(
       found.brokerAddr,
       {
         consumerGroup: this.consumerGroup,
@@ -200,11 +202,33 @@ export class PullAPIWrapper {
         brokerName: mq.brokerName,
       },
       options.timeoutMs,
-    );
+    ));
     const result = processPullResponse(response, mq, sub, found.brokerAddr, (error) =>
       this.logger.warn(`pull of ${mqKey(mq)} from ${found.brokerAddr} returned an undecodable record: ${String(error)}`),
     );
     this.pullFromWhichNode.set(mqKey(mq), result.suggestWhichBrokerId);
     return result;
+  }
+
+  /**
+   * A pull that fails in transport (the broker is gone, not answering) sends the queue's next pull
+   * to another node of the same broker: a dead master's slave serves the queue at once instead of
+   * after the next route refresh (up to pollNameServerInterval, 30 s). The slave sends the consumer
+   * back (suggestWhichBrokerId 0) once its master is up again.
+   */
+  private async pullFrom<T>(mq: MessageQueue, found: FindBrokerResult, pull: () => Promise<T>): Promise<T> {
+    try {
+      return await pull();
+    } catch (error) {
+      if (!(error instanceof MQBrokerError)) {
+        const others = this.lookup.brokerIdsOf(mq.brokerName).filter((id) => id !== found.brokerId);
+        if (others.length > 0) {
+          const next = others.sort((a, b) => a - b)[0]!;
+          this.pullFromWhichNode.set(mqKey(mq), next);
+          this.logger.warn(`pull of ${mqKey(mq)} from ${found.brokerAddr} failed (${String(error)}); next pulls go to broker id ${next}`);
+        }
+      }
+      throw error;
+    }
   }
 }

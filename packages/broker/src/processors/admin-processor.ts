@@ -103,6 +103,11 @@ export class AdminProcessor {
     return ok(req, {}, { subscriptionGroupTable: Object.fromEntries(this.ctx.groups.all().map((g) => [g.groupName, g])), forbiddenTable: {}, dataVersion: this.ctx.groups.dataVersion });
   }
 
+  /** GET_ALL_CONSUMER_OFFSET (43): consumerOffset.json's content, for slaves (ConsumerOffsetSerializeWrapper). */
+  allConsumerOffsets(req: RemotingCommand): RemotingCommand {
+    return ok(req, {}, this.ctx.offsets.wrapper());
+  }
+
   maxOffset(req: RemotingCommand): RemotingCommand {
     return ok(req, { offset: this.ctx.store.getMaxOffsetInQueue(requireString(req, 'topic'), requireInt(req, 'queueId')) });
   }
@@ -160,8 +165,33 @@ export class AdminProcessor {
       brokerRole: ctx.config.brokerRole,
       flushDiskType: ctx.storeConfig.flushDiskType,
       earliestMessageTimeStamp: '0',
+      ...this.replicationInfo(),
     };
     return ok(req, {}, { table });
+  }
+
+  /**
+   * RocketMQ's HA lines of the runtime info. A master: how far its slave has acknowledged and how far
+   * behind that is (slaveFallBehindMuch, as DefaultMessageStore.slaveFallBehindMuch); a slave: its
+   * master's address and whether the HA connection is up.
+   */
+  private replicationInfo(): Record<string, string> {
+    const ha = this.ctx.store.haStatus();
+    if (ha.role === 'SLAVE') {
+      return {
+        masterAddr: this.ctx.masterLink?.masterAddr ?? '',
+        haMasterAddr: this.ctx.storeConfig.haMasterAddress || this.ctx.masterLink?.haServerAddr || '',
+        haMasterConnected: String(ha.masterConnected),
+        haReceivedOffset: String(ha.receivedOffset),
+        slaveSyncLastSuccess: String(this.ctx.slaveSync?.lastFullSuccessMs ?? 0),
+      };
+    }
+    return {
+      haListenPort: String(ha.haListenPort),
+      haConnectedSlaves: String(ha.connectedSlaves),
+      slaveAckOffset: String(ha.slaveAckOffset),
+      slaveFallBehindMuch: String(ha.connectedSlaves > 0 ? Math.max(0, ha.commitLogMaxOffset - ha.slaveAckOffset) : ha.commitLogMaxOffset),
+    };
   }
 
   topicStats(req: RemotingCommand): RemotingCommand {

@@ -27,8 +27,10 @@ export class ConsumerManageProcessor {
     const topic = requireString(req, 'topic');
     const queueId = requireInt(req, 'queueId');
     const commitOffset = requireLong(req, 'commitOffset');
-    // Negative offsets are ignored, not refused (ali-ons sends 0 as -1).
-    if (this.ctx.config.brokerRole !== 'SLAVE') this.ctx.offsets.commit(group, topic, queueId, commitOffset);
+    // Negative offsets are ignored, not refused (ali-ons sends 0 as -1). A slave keeps them too: a
+    // consumer commits here while the master is away and reads them back (QUERY_CONSUMER_OFFSET);
+    // once the master answers again SlaveSynchronize overwrites them with the master's table.
+    this.ctx.offsets.commit(group, topic, queueId, commitOffset);
     return createResponse(req, ResponseCode.SUCCESS, undefined, {});
   }
 

@@ -27,6 +27,7 @@ import {
 import { createResponse, optionalInt, requireInt, requireLong, requireString, type RemotingCommand } from '@orbit/remoting';
 import { parseDelayLevels, StoreError } from '@orbit/store';
 import type { BrokerContext } from '../broker-context.js';
+import { isStoredStatus } from '../put-status.js';
 import { toScheduleMessage } from '../schedule/schedule-message.js';
 import type { SubscriptionGroupConfig } from '../subscription-group-manager.js';
 import type { TopicConfig } from '../topic-config-manager.js';
@@ -90,9 +91,10 @@ export class ConsumerSendMsgBackProcessor {
     let delayLevel = requireInt(req, 'delayLevel');
     const requestedMax = optionalInt(req, 'maxReconsumeTimes');
 
+    // Before anything is created: a slave's topics and groups come from its master.
+    if (ctx.config.brokerRole === 'SLAVE') return fail(req, ResponseCode.SERVICE_NOT_AVAILABLE, `the broker[${ctx.config.brokerName}] is a slave and refuses writes`);
     const groupConfig = ctx.groups.findOrCreate(group);
     if (!groupConfig) return fail(req, ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group not exist, ${group}`);
-    if (ctx.config.brokerRole === 'SLAVE') return fail(req, ResponseCode.SERVICE_NOT_AVAILABLE, `the broker[${ctx.config.brokerName}] is a slave and refuses writes`);
     if (!isWriteable(ctx.config.brokerPermission)) return fail(req, ResponseCode.NO_PERMISSION, `the broker[${ctx.config.brokerIP1}] sending message is forbidden`);
     // A group without retry queues drops failed messages (RocketMQ answers SUCCESS too).
     if (groupConfig.retryQueueNums <= 0) return createResponse(req, ResponseCode.SUCCESS, undefined, {});
@@ -138,7 +140,7 @@ export class ConsumerSendMsgBackProcessor {
       // Stored as a send is: a delay level parks it in SCHEDULE_TOPIC_XXXX. RocketMQ does not wait
       // for the flush here (waitStoreMsgOK false).
       const result = await ctx.store.putMessage(toScheduleMessage(retry, this.delayLevelCount), { waitStoreOk: false });
-      if (result.status !== 'PUT_OK' && result.status !== 'FLUSH_DISK_TIMEOUT') return fail(req, ResponseCode.SYSTEM_ERROR, result.status);
+      if (!isStoredStatus(result.status)) return fail(req, ResponseCode.SYSTEM_ERROR, result.status);
       ctx.stats.putMessages++;
       ctx.stats.putBytes += result.wroteBytes;
     } catch (err) {

@@ -1,17 +1,27 @@
 // PULL_MESSAGE (11) and LITE_PULL_MESSAGE (361): checks as PullMessageProcessor, a read from the
 // store, statuses and next offsets as facts §2.4, the body as raw stored records (slices of the
 // mapped log, written without joining), and long polling when nothing is there yet.
-import { isReadable, ResponseCode } from '@orbit/common';
+//
+// Masters and slaves (facts §6.4, README "Replication"): every answer suggests which broker id the
+// consumer should pull from next. A slave with slaveReadEnable=false sends consumers back to the
+// master while its HA connection is up, and serves them while it is down, so consumption goes on
+// without the master. A slave never takes a commit riding on a pull, and does not correct offsets
+// it lacks (it may just be behind): such a pull waits, like one that found nothing.
+import { totalmem } from 'node:os';
+import { isReadable, readInt64BE, RecordField, ResponseCode } from '@orbit/common';
 import { createResponse, optionalInt, optionalLong, optionalString, requireInt, requireLong, requireString, type RemotingCommand, type RemotingConnection } from '@orbit/remoting';
 import type { GetMessageStatus } from '@orbit/store';
 import type { BrokerContext } from '../broker-context.js';
 import type { HeldPull } from '../pull-request-hold-service.js';
 import { parseTags, tagFilter } from '../subscription-filter.js';
+import type { SubscriptionGroupConfig } from '../subscription-group-manager.js';
 
 export const PullSysFlag = { COMMIT_OFFSET: 1, SUSPEND: 2, SUBSCRIPTION: 4, CLASS_FILTER: 8, LITE_PULL: 16 } as const;
 
 /** Longest hold honoured, whatever the client asks: every wait has a bound, below the idle timeout. */
 const MAX_HOLD_MS = 60_000;
+/** brokerId 0 is the master of a broker group (facts §3.1). */
+const MASTER_ID = 0;
 
 const fail = (req: RemotingCommand, code: number, remark: string) => createResponse(req, code, remark, {});
 
@@ -34,7 +44,13 @@ export function pullStatusToCode(status: GetMessageStatus, requestOffset: number
 }
 
 export class PullMessageProcessor {
-  constructor(private readonly ctx: BrokerContext) {}
+  /** Read once: os.totalmem() reads /proc/meminfo. */
+  private readonly totalMemoryBytes = totalmem();
+  private readonly slave: boolean;
+
+  constructor(private readonly ctx: BrokerContext) {
+    this.slave = ctx.config.brokerRole === 'SLAVE';
+  }
 
   /** Handler: null means "held; answered later". */
   async process(req: RemotingCommand, conn: RemotingConnection): Promise<RemotingCommand | null> {
@@ -61,6 +77,15 @@ export class PullMessageProcessor {
     const expressionType = optionalString(req, 'expressionType', 'TAG');
 
     if (!isReadable(ctx.config.brokerPermission)) return fail(req, ResponseCode.NO_PERMISSION, `the broker[${ctx.config.brokerName}] pulling message is forbidden`);
+    if (this.slave && !ctx.config.slaveReadEnable && ctx.store.haStatus().masterConnected) {
+      // Before any check: the master knows this group and topic even when this slave has not synced them yet.
+      return createResponse(req, ResponseCode.PULL_RETRY_IMMEDIATELY, 'the slave does not serve reads while its master is up (slaveReadEnable=false)', {
+        suggestWhichBrokerId: MASTER_ID,
+        nextBeginOffset: offset,
+        minOffset: ctx.store.getMinOffsetInQueue(topic, queueId),
+        maxOffset: ctx.store.getMaxOffsetInQueue(topic, queueId),
+      });
+    }
     const groupConfig = ctx.groups.findOrCreate(group);
     if (!groupConfig) return fail(req, ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group [${group}] does not exist`);
     if (!groupConfig.consumeEnable) return fail(req, ResponseCode.NO_PERMISSION, `subscription group no permission, ${group}`);
@@ -88,7 +113,15 @@ export class PullMessageProcessor {
     }
 
     const result = ctx.store.getMessage(topic, queueId, offset, maxMsgNums, tagFilter(parseTags(subString)));
-    const code = pullStatusToCode(result.status, offset);
+    let code = pullStatusToCode(result.status, offset);
+    let nextBeginOffset = result.nextBeginOffset;
+    if (code === ResponseCode.PULL_OFFSET_MOVED && this.slave && !ctx.config.offsetCheckInSlave) {
+      // A slave may merely lag: keep the consumer's offset. RocketMQ answers PULL_RETRY_IMMEDIATELY
+      // here, which makes the client ask again at once, in a loop while the slave stays behind;
+      // answering "nothing yet" holds the pull until the queue grows, the same for the client's offset.
+      code = ResponseCode.PULL_NOT_FOUND;
+      nextBeginOffset = offset;
+    }
     if (mayHold && code === ResponseCode.PULL_NOT_FOUND && sysFlag & PullSysFlag.SUSPEND) {
       const holdMs = ctx.config.longPollingEnable ? Math.min(Math.max(0, suspendTimeoutMillis), MAX_HOLD_MS) : ctx.config.shortPollingTimeMills;
       if (ctx.holds.hold(req, conn, topic, queueId, offset, holdMs)) {
@@ -98,8 +131,8 @@ export class PullMessageProcessor {
     }
     this.commit(sysFlag, group, topic, queueId, commitOffset);
     const res = createResponse(req, code, result.status, {
-      suggestWhichBrokerId: 0,
-      nextBeginOffset: result.nextBeginOffset,
+      suggestWhichBrokerId: this.suggestBrokerId(groupConfig, result.messages),
+      nextBeginOffset,
       minOffset: result.minOffset,
       maxOffset: result.maxOffset,
     });
@@ -109,6 +142,22 @@ export class PullMessageProcessor {
       ctx.stats.getBytes += result.totalBytes;
     }
     return res;
+  }
+
+  /**
+   * Where the consumer should pull next (facts §6.4). With slaveReadEnable, a pull whose last message
+   * lies further behind the log's end than accessMessageInMemoryMaxRatio of RAM reads cold data: the
+   * group's whichBrokerWhenConsumeSlowly (a slave) should serve it; otherwise the group's brokerId.
+   * Without it, always the master.
+   */
+  private suggestBrokerId(groupConfig: SubscriptionGroupConfig, messages: Buffer[]): number {
+    if (!this.ctx.config.slaveReadEnable) return MASTER_ID;
+    const last = messages[messages.length - 1];
+    if (last === undefined) return groupConfig.brokerId;
+    // Data further behind the log's end than this share of RAM is probably not in page cache.
+    const inMemoryBytes = (this.totalMemoryBytes * this.ctx.config.accessMessageInMemoryMaxRatio) / 100;
+    const behindBytes = this.ctx.store.commitLogMaxOffset - readInt64BE(last, RecordField.PHYSICALOFFSET);
+    return behindBytes > inMemoryBytes ? groupConfig.whichBrokerWhenConsumeSlowly : groupConfig.brokerId;
   }
 
   /** The consumer's offset rides along on pulls (COMMIT_OFFSET flag); slaves do not keep them. */

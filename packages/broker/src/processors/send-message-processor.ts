@@ -24,6 +24,7 @@ import {
 import { createResponse, optionalBool, optionalInt, optionalString, requireInt, requireLong, requireString, type RemotingCommand, type RemotingConnection } from '@orbit/remoting';
 import { delayLevelOf, parseDelayLevels, StoreError, type PutResult } from '@orbit/store';
 import type { BrokerContext } from '../broker-context.js';
+import { isSentCode, putStatusToCode } from '../put-status.js';
 import { toScheduleMessage } from '../schedule/schedule-message.js';
 import { deadLetterIfExhausted } from './consumer-send-msg-back-processor.js';
 
@@ -129,7 +130,8 @@ export class SendMessageProcessor {
       return storeErrorResponse(req, err);
     }
     const code = putStatusToCode(result.status);
-    if (code !== ResponseCode.SUCCESS && code !== ResponseCode.FLUSH_DISK_TIMEOUT) return fail(req, code, `store rejected the message: ${result.status}`);
+    // The caveats (disk flush or slave timed out, no slave) still carry the ids: the message is stored.
+    if (!isSentCode(code)) return fail(req, code, `store rejected the message: ${result.status}`);
     ctx.stats.putMessages++;
     ctx.stats.putBytes += result.wroteBytes;
     return createResponse(req, code, code === ResponseCode.SUCCESS ? undefined : result.status, {
@@ -162,7 +164,7 @@ export class SendMessageProcessor {
       return storeErrorResponse(req, err);
     }
     const code = putStatusToCode(result.status);
-    if (code !== ResponseCode.SUCCESS && code !== ResponseCode.FLUSH_DISK_TIMEOUT) return fail(req, code, `store rejected the batch: ${result.status}`);
+    if (!isSentCode(code)) return fail(req, code, `store rejected the batch: ${result.status}`);
     ctx.stats.putMessages += result.count;
     ctx.stats.putBytes += result.wroteBytes;
     const ids: string[] = [];
@@ -171,7 +173,7 @@ export class SendMessageProcessor {
       ids.push(createOffsetMessageId(ctx.storeHost, physical));
       physical += size;
     }
-    return createResponse(req, code, undefined, { msgId: ids.join(','), queueId, queueOffset: result.queueOffset });
+    return createResponse(req, code, code === ResponseCode.SUCCESS ? undefined : result.status, { msgId: ids.join(','), queueId, queueOffset: result.queueOffset });
   }
 
   /** Adds UNIQ_KEY when the client sent none, and CLUSTER, as the broker does. */
@@ -237,21 +239,6 @@ function safeAddress(text: string): SocketAddress {
     return parseSocketAddress(text);
   } catch {
     return parseSocketAddress('127.0.0.1:0');
-  }
-}
-
-export function putStatusToCode(status: PutResult['status']): number {
-  switch (status) {
-    case 'PUT_OK':
-      return ResponseCode.SUCCESS;
-    case 'FLUSH_DISK_TIMEOUT':
-      return ResponseCode.FLUSH_DISK_TIMEOUT;
-    case 'MESSAGE_ILLEGAL':
-      return ResponseCode.MESSAGE_ILLEGAL;
-    case 'SERVICE_NOT_AVAILABLE':
-      return ResponseCode.SERVICE_NOT_AVAILABLE;
-    default:
-      return ResponseCode.SYSTEM_ERROR;
   }
 }
 

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { decodeStoredRecord, SystemTopic, type MessageToStore } from '@orbit/common';
 import { StoreError, type MessageFilter, type MessageStore, type PutResult } from '@orbit/store';
 import { newDataVersion, nextDataVersion, readJsonConfig, writeJsonConfig, type DataVersion } from '../json-config-file.js';
+import { isStoredStatus } from '../put-status.js';
 import { fromScheduleRecord } from './schedule-message.js';
 
 /** Messages asked for per read (the store caps a read at 32 messages / 256 KiB anyway). */
@@ -105,6 +106,7 @@ export class ScheduleMessageService {
   private stopped = false;
   private delivered = 0;
   private lastError: string | undefined;
+  private replacedOnce = false;
 
   constructor(private readonly options: ScheduleMessageServiceOptions) {
     this.path = join(options.storePathRootDir, 'config', 'delayOffset.json');
@@ -126,14 +128,39 @@ export class ScheduleMessageService {
   load(): void {
     const json = readJsonConfig(this.path) as { offsetTable?: Record<string, unknown>; dataVersion?: DataVersion } | undefined;
     if (!json) return;
-    for (const [key, value] of Object.entries(json.offsetTable ?? {})) {
+    this.applyOffsetTable(json.offsetTable ?? {});
+    if (json.dataVersion) Object.assign(this.dataVersion, json.dataVersion);
+  }
+
+  /**
+   * A slave takes its master's progress (GET_ALL_DELAY_OFFSET, SlaveSynchronize) and writes it, so
+   * that were it ever promoted it would not deliver again what the master delivered. Never while
+   * this service delivers: a master's offsets are its own.
+   */
+  replaceOffsets(offsetTable: Record<string, unknown>): void {
+    if (this.started) throw new Error('delay offsets are replaced only on a broker that does not deliver (a slave)');
+    const changed = this.applyOffsetTable(offsetTable);
+    // Written the first time even when equal, so the slave's file always exists after a sync.
+    if (changed || !this.replacedOnce) this.persist(true);
+    this.replacedOnce = true;
+  }
+
+  /** Returns whether an offset changed. */
+  private applyOffsetTable(offsetTable: Record<string, unknown>): boolean {
+    let changed = false;
+    for (const [key, value] of Object.entries(offsetTable)) {
       const level = Number(key);
       if (!Number.isInteger(level) || level < 1 || typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) continue;
       const state = this.levels[level - 1];
-      if (state) state.offset = value;
-      else this.extraOffsets.set(level, value); // a level beyond today's table: kept, not served
+      if (state) {
+        changed ||= state.offset !== value;
+        state.offset = value;
+      } else {
+        changed ||= this.extraOffsets.get(level) !== value;
+        this.extraOffsets.set(level, value); // a level beyond today's table: kept, not served
+      }
     }
-    if (json.dataVersion) Object.assign(this.dataVersion, json.dataVersion);
+    return changed;
   }
 
   start(): void {
@@ -300,7 +327,8 @@ export class ScheduleMessageService {
     const results = await Promise.allSettled(puts);
     for (let i = 0; i < results.length; i++) {
       const r = results[i]!;
-      const stored = r.status === 'fulfilled' && (r.value === 'skip' || r.value.status === 'PUT_OK' || r.value.status === 'FLUSH_DISK_TIMEOUT');
+      // SYNC_MASTER's FLUSH_SLAVE_TIMEOUT / SLAVE_NOT_AVAILABLE are stored too: putting again would duplicate.
+      const stored = r.status === 'fulfilled' && (r.value === 'skip' || isStoredStatus(r.value.status));
       // A message the store calls illegal will never be stored: it is dropped rather than retried forever.
       const illegal =
         (r.status === 'rejected' && r.reason instanceof StoreError && (r.reason.code === 'MESSAGE_ILLEGAL' || r.reason.code === 'PROPERTIES_SIZE_EXCEEDED')) ||

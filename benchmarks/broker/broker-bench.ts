@@ -36,6 +36,7 @@ import { LISTENING_PATTERN, runEchoClient } from '../lib/tcp-echo.js';
 import { sleepMs, withTimeout } from '../lib/timing.js';
 import { BENCH_COMMIT_LOG_SEGMENT_BYTES, startLocalCluster, topicMessageCount, TSX_LOADER, type LocalCluster } from './local-cluster.js';
 import type { ConsumerSummary, ProducerSummary, TimelinePoint } from './tool-common.js';
+import { runMain } from '../lib/cli.js';
 
 // ---- fixed parameters ---------------------------------------------------------------------------
 
@@ -863,10 +864,4 @@ async function main(): Promise<number> {
   return setupError || results.some((r) => r.error) ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exit(2);
-  },
-);
+runMain(main);

@@ -22,6 +22,7 @@ import { describeMachine, machineInfo, writeResults } from '../lib/results.js';
 import { LatencyReservoir } from '../lib/stats.js';
 import { renderMarkdownTable } from '../lib/table.js';
 import { d, f73, humanTime, parseToolArgs, TIMELINE_INTERVAL_MS, usageText, type ConsumerSummary, type OptionSpec, type TimelinePoint } from './tool-common.js';
+import { runMain } from '../lib/cli.js';
 
 const SPECS: OptionSpec[] = [
   { names: ['n', 'namesrv'], kind: 'string', help: 'NameServer address list (127.0.0.1:9876)' },
@@ -326,10 +327,4 @@ function fromLabel(from: ConsumerOptions['from']): string {
   return from === 'CONSUME_FROM_FIRST_OFFSET' ? 'first' : from === 'CONSUME_FROM_LAST_OFFSET' ? 'last' : 'timestamp';
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exit(2);
-  },
-);
+runMain(main);

@@ -24,6 +24,7 @@ import { describeMachine, machineInfo, writeResults } from '../lib/results.js';
 import { LatencyReservoir } from '../lib/stats.js';
 import { renderMarkdownTable } from '../lib/table.js';
 import { bodyPool, d, f73, humanTime, parseToolArgs, TIMELINE_INTERVAL_MS, usageText, type OptionSpec, type ProducerSummary, type TimelinePoint } from './tool-common.js';
+import { runMain } from '../lib/cli.js';
 
 const SPECS: OptionSpec[] = [
   { names: ['n', 'namesrv'], kind: 'string', help: 'NameServer address list "host:port;host:port" (127.0.0.1:9876)' },
@@ -424,10 +425,4 @@ async function main(): Promise<number> {
   return failed > 0 && win.requestsOk === 0 ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exit(2);
-  },
-);
+runMain(main);

@@ -28,6 +28,7 @@ import { LatencyReservoir, summarize, type Summary } from '../lib/stats.js';
 import { groupedBarChartSvg } from '../lib/svg-chart.js';
 import { renderMarkdownTable, renderTextTable, type Table } from '../lib/table.js';
 import { sleepMs, timedSyncLoop, withTimeout } from '../lib/timing.js';
+import { runMain } from '../lib/cli.js';
 
 // ---- limits and fixed parameters ------------------------------------------------------------------
 
@@ -782,10 +783,4 @@ async function main(): Promise<number> {
   return results.some((r) => r.error) ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.stack ?? err.message : err);
-    process.exit(2);
-  },
-);
+runMain(main);

@@ -225,7 +225,7 @@ export class PullAPIWrapper {
         if (others.length > 0) {
           const next = others.sort((a, b) => a - b)[0]!;
           this.pullFromWhichNode.set(mqKey(mq), next);
-          this.logger.warn(`pull of ${mqKey(mq)} from ${found.brokerAddr} failed (${String(error)}); next pulls go to broker id ${next}`);
+          this.logger.info(`pull of ${mqKey(mq)} from ${found.brokerAddr} failed (${String(error)}); next pulls go to broker id ${next}`);
         }
       }
       throw error;

@@ -8,13 +8,14 @@
 // without the master. A slave never takes a commit riding on a pull, and does not correct offsets
 // it lacks (it may just be behind): such a pull waits, like one that found nothing.
 import { totalmem } from 'node:os';
-import { isReadable, readInt64BE, RecordField, ResponseCode } from '@orbit/common';
+import { isReadable, Perm, readInt64BE, RecordField, ResponseCode } from '@orbit/common';
 import { createResponse, optionalInt, optionalLong, optionalString, requireInt, requireLong, requireString, type RemotingCommand, type RemotingConnection } from '@orbit/remoting';
 import type { GetMessageStatus } from '@orbit/store';
 import type { BrokerContext } from '../broker-context.js';
 import type { HeldPull } from '../pull-request-hold-service.js';
 import { parseTags, tagFilter } from '../subscription-filter.js';
 import type { SubscriptionGroupConfig } from '../subscription-group-manager.js';
+import { topicConfig as topicConfigOf } from '../topic-config-manager.js';
 
 export const PullSysFlag = { COMMIT_OFFSET: 1, SUSPEND: 2, SUBSCRIPTION: 4, CLASS_FILTER: 8, LITE_PULL: 16 } as const;
 
@@ -89,7 +90,13 @@ export class PullMessageProcessor {
     const groupConfig = ctx.groups.findOrCreate(group);
     if (!groupConfig) return fail(req, ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group [${group}] does not exist`);
     if (!groupConfig.consumeEnable) return fail(req, ResponseCode.NO_PERMISSION, `subscription group no permission, ${group}`);
-    const topicConfig = ctx.topics.get(topic);
+    let topicConfig = ctx.topics.get(topic);
+    // A slave learns topics from its master every slaveSyncIntervalMs, but their messages arrive
+    // with the log at once: a queue the replicated log already holds is served before the sync
+    // (a master that died right after creating the topic would otherwise leave it unreadable).
+    if (!topicConfig && ctx.config.brokerRole === 'SLAVE' && queueId >= 0 && ctx.store.getMaxOffsetInQueue(topic, queueId) > 0) {
+      topicConfig = topicConfigOf(topic, queueId + 1, Perm.READ | Perm.WRITE);
+    }
     if (!topicConfig) return fail(req, ResponseCode.TOPIC_NOT_EXIST, `topic[${topic}] not exist, apply first please!`);
     if (!isReadable(topicConfig.perm)) return fail(req, ResponseCode.NO_PERMISSION, `the topic[${topic}] pulling message is forbidden`);
     if (queueId < 0 || queueId >= topicConfig.readQueueNums) {

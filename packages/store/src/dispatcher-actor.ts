@@ -132,7 +132,7 @@ export class Dispatcher {
     while (this.running) {
       const seq = this.shared.writeSeq;
       const written = this.shared.writtenOffset;
-      if (this.shared.retentionEpoch !== this.retentionEpochSeen) this.applyRetention();
+      if (this.shared.retentionEpoch !== this.retentionEpochSeen || this.position < this.shared.minPhysicalOffset) this.applyRetention();
       if (this.position < written) {
         await this.dispatchUpTo(written, this.position + MAX_BYTES_PER_BATCH);
         continue;

@@ -143,7 +143,7 @@ export class MessageStore {
       let haListenPort = 0;
       if (config.brokerRole === 'SLAVE') {
         await writer.call('startReplica', config.haMasterAddress);
-      } else {
+      } else if (config.haListenPort >= 0) {
         const haInit: HaServiceInit = { config, sharedState: shared.buffer };
         haService = await host.spawn<HaServiceApi>({
           name: `${config.storePathRootDir}#ha-service`,

@@ -62,7 +62,10 @@ export interface MessageStoreConfig {
   // ---- replication (facts §6) ----
   /** ASYNC_MASTER and SYNC_MASTER serve slaves on haListenPort; a SLAVE copies its master's log and refuses appends. */
   brokerRole: BrokerRole;
-  /** Master: the HA port (listenPort + 1 in a broker); 0 picks a free port (tests). */
+  /**
+   * Master: the HA port (a broker sets listenPort + 1). 0 picks a free port (tests); -1, the default
+   * for an embedded store, serves no slaves at all (no HA thread, no port).
+   */
   haListenPort: number;
   /** Master: the interface the HA port listens on. */
   haListenHost: string;
@@ -107,8 +110,8 @@ export function defaultStoreConfig(overrides: Partial<MessageStoreConfig> = {}):
     maxTransferBytesOnMessageInMemory: 256 * 1024,
     messageDelayLevel: DEFAULT_MESSAGE_DELAY_LEVEL,
     brokerRole: 'ASYNC_MASTER',
-    haListenPort: 10912,
-    haListenHost: '0.0.0.0',
+    haListenPort: -1,
+    haListenHost: '127.0.0.1',
     haMasterAddress: '',
     haSendHeartbeatInterval: 5_000,
     haHousekeepingInterval: 20_000,
@@ -134,7 +137,8 @@ export function validateStoreConfig(config: MessageStoreConfig): void {
     fail('maxMessageSize must fit comfortably in a segment (at most half of mappedFileSizeCommitLog)');
   }
   if (!['ASYNC_MASTER', 'SYNC_MASTER', 'SLAVE'].includes(config.brokerRole)) fail(`brokerRole ${config.brokerRole} is not ASYNC_MASTER, SYNC_MASTER or SLAVE`);
-  if (!Number.isInteger(config.haListenPort) || config.haListenPort < 0 || config.haListenPort > 65535) fail(`haListenPort ${config.haListenPort}`);
+  if (!Number.isInteger(config.haListenPort) || config.haListenPort < -1 || config.haListenPort > 65535) fail(`haListenPort ${config.haListenPort} must be -1 (no HA), 0 (any free port) or a port`);
+  if (config.brokerRole === 'SYNC_MASTER' && config.haListenPort === -1) fail('a SYNC_MASTER needs an haListenPort for its slaves');
   if (config.haTransferBatchSize < 1024 || config.haTransferBatchSize > 16 * 1024 * 1024) fail('haTransferBatchSize must be 1 KiB..16 MiB');
   if (config.dispatchThreadCount < 1 || config.dispatchThreadCount > 8) fail('dispatchThreadCount must be 1..8');
   try {

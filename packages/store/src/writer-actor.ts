@@ -671,10 +671,11 @@ export class CommitLogWriter implements ReplicaLog {
     this.replicaEnd = start;
     this.flushedOffset = start;
     this.shared.flushedOffset = start;
+    // Dispatchers and readers re-read the minimum offset when the retention epoch moves; both must
+    // change before the new end is published, or a dispatcher would look for the deleted segment 0.
     this.shared.minPhysicalOffset = start;
-    this.publishWrittenOffset();
-    // Dispatchers and readers re-read the minimum offset when the retention epoch moves.
     this.shared.bumpRetentionEpoch();
+    this.publishWrittenOffset();
   }
 
   private async openReplicaSegment(start: number): Promise<string | undefined> {

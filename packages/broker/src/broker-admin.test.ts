@@ -123,4 +123,40 @@ test('members hear NOTIFY_CONSUMER_IDS_CHANGED when the group changes; silent cl
   }
 });
 
+test('GET_BROKER_CONFIG lists every key; UPDATE_BROKER_CONFIG applies valid keys live and persists them, refusing bad ones whole', async () => {
+  const get = await call(RequestCode.GET_BROKER_CONFIG);
+  assert.is(get.code, ResponseCode.SUCCESS);
+  assert.ok(JSON.parse(get.extFields.version!).counter >= 0);
+  const text = get.body!.toString();
+  assert.match(text, /^autoCreateTopicEnable=true$/m);
+  assert.match(text, /^flushDiskType=ASYNC_FLUSH$/m);
+  assert.match(text, /^brokerRole=ASYNC_MASTER$/m);
+
+  const update = (body: string) => call(RequestCode.UPDATE_BROKER_CONFIG, {}, Buffer.from(body));
+  const bad = await update('autoCreateTopicEnable=false\nslaveReadEnable=maybe\n');
+  assert.is(bad.code, ResponseCode.INVALID_PARAMETER);
+  assert.match(bad.remark!, /slaveReadEnable=maybe: not true or false/);
+  const unknown = await update('noSuchKey=1\n');
+  assert.is(unknown.code, ResponseCode.INVALID_PARAMETER);
+  assert.match(unknown.remark!, /unknown config key noSuchKey/);
+  const readOnly = await update('storePathRootDir=/tmp/elsewhere\n');
+  assert.is(readOnly.code, ResponseCode.NO_PERMISSION);
+  const storeBad = await update('flushDiskType=SOMETIMES\n');
+  assert.is(storeBad.code, ResponseCode.INVALID_PARAMETER);
+  assert.is(b.broker.config.autoCreateTopicEnable, true, 'a refused update changes nothing');
+
+  const good = await update('autoCreateTopicEnable=false\nmaxMessageSize=65536\n');
+  assert.is(good.code, ResponseCode.SUCCESS, good.remark);
+  const after = (await call(RequestCode.GET_BROKER_CONFIG)).body!.toString();
+  assert.match(after, /^autoCreateTopicEnable=false$/m);
+  assert.match(after, /^maxMessageSize=65536$/m);
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  assert.match(readFileSync(join(b.broker.storeConfig.storePathRootDir, 'config', 'broker.properties'), 'utf8'), /^autoCreateTopicEnable=false$/m);
+  // Live: a send to a new topic is no longer auto-created.
+  const send = await call(RequestCode.SEND_MESSAGE, { producerGroup: 'pg', topic: 'NeverCreated', defaultTopic: 'TBW102', defaultTopicQueueNums: 4, queueId: 0, sysFlag: 0, bornTimestamp: Date.now(), flag: 0, reconsumeTimes: 0, unitMode: false, batch: false }, Buffer.from('x'));
+  assert.is(send.code, ResponseCode.TOPIC_NOT_EXIST);
+  assert.is((await update('autoCreateTopicEnable=true\n')).code, ResponseCode.SUCCESS);
+});
+
 test.run();

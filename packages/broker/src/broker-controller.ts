@@ -11,6 +11,7 @@ import { ClientManager, type ClientChannel } from './client-manager.js';
 import { ConsumerOffsetManager } from './consumer-offset-manager.js';
 import { NamesrvRegistration } from './namesrv-registration.js';
 import { AdminProcessor } from './processors/admin-processor.js';
+import { BrokerConfigProcessor } from './processors/broker-config-processor.js';
 import { ClientManageProcessor } from './processors/client-manage-processor.js';
 import { ConsumerManageProcessor } from './processors/consumer-manage-processor.js';
 import { ConsumerSendMsgBackProcessor } from './processors/consumer-send-msg-back-processor.js';
@@ -134,6 +135,9 @@ export class BrokerController {
     server.registerProcessor(RequestCode.SEND_BATCH_MESSAGE, sendHandler);
     server.registerProcessor(RequestCode.CONSUMER_SEND_MSG_BACK, (req) => sendBack.process(req));
     server.registerProcessor(RequestCode.GET_ALL_DELAY_OFFSET, (req) => ({ ...createResponse(req, ResponseCode.SUCCESS, undefined, {}), body: Buffer.from(schedule.encode()) }));
+    const brokerConfig = new BrokerConfigProcessor(ctx);
+    server.registerProcessor(RequestCode.GET_BROKER_CONFIG, (req) => brokerConfig.get(req));
+    server.registerProcessor(RequestCode.UPDATE_BROKER_CONFIG, (req) => brokerConfig.update(req));
     server.registerProcessor(RequestCode.GET_ALL_CONSUMER_OFFSET, (req) => admin.allConsumerOffsets(req));
     server.registerProcessor(RequestCode.PULL_MESSAGE, (req, conn) => pull.process(req, conn));
     server.registerProcessor(RequestCode.LITE_PULL_MESSAGE, (req, conn) => pull.process(req, conn));

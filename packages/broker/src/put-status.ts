@@ -3,9 +3,7 @@
 // are "stored here, with a caveat": the producer gets the message id and offsets with that code
 // (its SendStatus), and nothing that moved a message (schedule, send-back) may store it twice.
 import { ResponseCode } from '@orbit/common';
-import type { PutResult } from '@orbit/store';
-
-export type PutStatusName = PutResult['status'];
+import type { PutStatusName } from '@orbit/store';
 
 export function putStatusToCode(status: PutStatusName): number {
   switch (status) {
@@ -28,10 +26,12 @@ export function putStatusToCode(status: PutStatusName): number {
 
 /** True when the message is in this broker's commit log (whatever the flush or replication did). */
 export function isStoredStatus(status: PutStatusName): boolean {
-  return status === 'PUT_OK' || status === 'FLUSH_DISK_TIMEOUT' || status === 'FLUSH_SLAVE_TIMEOUT' || status === 'SLAVE_NOT_AVAILABLE';
+  return STORED_STATUSES.includes(status);
 }
+const STORED_STATUSES: readonly PutStatusName[] = ['PUT_OK', 'FLUSH_DISK_TIMEOUT', 'FLUSH_SLAVE_TIMEOUT', 'SLAVE_NOT_AVAILABLE'];
 
 /** Response codes a producer reads as "sent" (SEND_OK or one of the three caveats). */
 export function isSentCode(code: number): boolean {
-  return code === ResponseCode.SUCCESS || code === ResponseCode.FLUSH_DISK_TIMEOUT || code === ResponseCode.FLUSH_SLAVE_TIMEOUT || code === ResponseCode.SLAVE_NOT_AVAILABLE;
+  return SENT_CODES.has(code);
 }
+const SENT_CODES = new Set(STORED_STATUSES.map(putStatusToCode));

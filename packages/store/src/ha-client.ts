@@ -177,7 +177,7 @@ export class HaClient {
         if (socket !== this.socket) return;
         const rest = data.subarray(at);
         if (rest.length > 0) {
-          this.buffered.unshift(Buffer.from(rest));
+          this.buffered.unshift(rest);
           this.bufferedBytes += rest.length;
         }
         this.report(false);

@@ -16,10 +16,14 @@ export function encodeReport(offset: number): Buffer {
   return b;
 }
 
+export function writeTransferHeader(into: Buffer, physicalOffset: number, bodyBytes: number): void {
+  into.writeBigInt64BE(BigInt(physicalOffset), 0);
+  into.writeInt32BE(bodyBytes, 8);
+}
+
 export function encodeTransferHeader(physicalOffset: number, bodyBytes: number): Buffer {
   const b = Buffer.allocUnsafe(HA_HEADER_BYTES);
-  b.writeBigInt64BE(BigInt(physicalOffset), 0);
-  b.writeInt32BE(bodyBytes, 8);
+  writeTransferHeader(b, physicalOffset, bodyBytes);
   return b;
 }
 

@@ -6,7 +6,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { existsSync } from 'node:fs';
 import type { ActorContext } from '@orbit/runtime';
-import { encodeTransferHeader, HA_REPORT_BYTES } from './ha-protocol.js';
+import { encodeTransferHeader, HA_HEADER_BYTES, HA_REPORT_BYTES, writeTransferHeader } from './ha-protocol.js';
 import { MappedFile } from './mapped-file.js';
 import { SharedStoreState } from './shared-state.js';
 import { StorePaths, type MessageStoreConfig } from './store-config.js';
@@ -95,13 +95,13 @@ class SlaveConnection {
   pump(written: number, batchBytes: number, segmentSize: number): boolean {
     while (!this.closed && this.transferOffset >= 0 && this.transferOffset < written) {
       const segmentStart = this.transferOffset - (this.transferOffset % segmentSize);
-      const body = this.read(segmentStart, Math.min(batchBytes, written - this.transferOffset, segmentStart + segmentSize - this.transferOffset));
-      if (!body) return true; // the segment is gone (retention): the drop already happened
-      const header = encodeTransferHeader(this.transferOffset, body.length);
-      this.transferOffset += body.length;
-      this.bytesSent += body.length;
+      const length = Math.min(batchBytes, written - this.transferOffset, segmentStart + segmentSize - this.transferOffset);
+      const frame = this.frame(segmentStart, length);
+      if (!frame) return true; // the segment is gone (retention): the drop already happened
+      this.transferOffset += length;
+      this.bytesSent += length;
       this.lastWriteMs = Date.now();
-      if (!this.socket.write(Buffer.concat([header, body], header.length + body.length))) return false;
+      if (!this.socket.write(frame)) return false;
     }
     return true;
   }
@@ -112,7 +112,9 @@ class SlaveConnection {
     this.socket.write(encodeTransferHeader(this.transferOffset, 0));
   }
 
-  private read(segmentStart: number, length: number): Buffer | undefined {
+  /** Header and body in one buffer: the body's one copy out of the map (the socket writes later,
+   *  and the mapping may be dropped before it does). */
+  private frame(segmentStart: number, length: number): Buffer | undefined {
     const epoch = this.service.retentionEpoch();
     if (!this.segment || this.segment.startOffset !== segmentStart || epoch !== this.retentionEpoch) {
       this.retentionEpoch = epoch;
@@ -124,8 +126,10 @@ class SlaveConnection {
       this.segment = MappedFile.openReadOnly(path);
     }
     const at = this.transferOffset - segmentStart;
-    // A copy: the socket writes later, and the mapping may be dropped before it does.
-    return Buffer.from(this.segment.map.subarray(at, at + length));
+    const frame = Buffer.allocUnsafe(HA_HEADER_BYTES + length);
+    writeTransferHeader(frame, this.transferOffset, length);
+    this.segment.map.copy(frame, HA_HEADER_BYTES, at, at + length);
+    return frame;
   }
 
   stats(): HaSlaveStats {
@@ -227,8 +231,8 @@ export class HaService {
   /** Makes the loop look again now (a report arrived, a socket drained). */
   wake(): void {
     this.wakeRequested = true;
-    // The loop sleeps on the writer's sequence word; bumping it would wake dispatchers too, so the
-    // loop instead polls with a short timeout while a wake is requested (see loop()).
+    // The loop sleeps on the writer's sequence word; bumping that would wake the dispatchers too,
+    // so a wake from this thread resolves the loop's own promise instead.
     this.wakeResolve?.();
   }
   private wakeResolve: (() => void) | undefined;

@@ -23,7 +23,7 @@ export class ReplicationWaiter {
   constructor(
     private readonly shared: SharedStoreState,
     private readonly slaveFallbehindMaxBytes: number,
-    /** Longest wait accepted (a bound on every waiter). */
+    /** Appends allowed to wait at once; past it a send is answered SLAVE_NOT_AVAILABLE. */
     private readonly maxWaiters: number,
   ) {}
 

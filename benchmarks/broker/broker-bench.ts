@@ -36,7 +36,8 @@ import { LISTENING_PATTERN, runEchoClient } from '../lib/tcp-echo.js';
 import { sleepMs, withTimeout } from '../lib/timing.js';
 import { BENCH_COMMIT_LOG_SEGMENT_BYTES, startLocalCluster, topicMessageCount, TSX_LOADER, type LocalCluster } from './local-cluster.js';
 import type { ConsumerSummary, ProducerSummary, TimelinePoint } from './tool-common.js';
-import { runMain } from '../lib/cli.js';
+import { runMain, walkFlags } from '../lib/cli.js';
+import { printWrittenResults, renderReportPage } from '../lib/report.js';
 
 // ---- fixed parameters ---------------------------------------------------------------------------
 
@@ -94,24 +95,16 @@ const USAGE = `usage: node --import tsx benchmarks/broker/broker-bench.ts [--run
 
 function parseOptions(argv: string[]): Options {
   const o: Options = { runs: NaN, seconds: NaN, warmup: NaN, quick: false, only: undefined, verbose: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new RangeError(`${a} needs a value`);
-      return v;
-    };
+  walkFlags(argv, USAGE, (a, next) => {
     if (a === '--runs') o.runs = Number(next());
     else if (a === '--seconds') o.seconds = Number(next());
     else if (a === '--warmup') o.warmup = Number(next());
     else if (a === '--quick') o.quick = true;
     else if (a === '--only') o.only = next();
     else if (a === '--verbose') o.verbose = true;
-    else if (a === '-h' || a === '--help') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new RangeError(`unknown option ${a}\n${USAGE}`);
-  }
+    else return false;
+    return true;
+  });
   if (Number.isNaN(o.runs)) o.runs = o.quick ? 1 : 3;
   if (Number.isNaN(o.seconds)) o.seconds = o.quick ? 1.5 : 3;
   if (Number.isNaN(o.warmup)) o.warmup = o.quick ? 0.5 : 1;
@@ -800,26 +793,18 @@ async function main(): Promise<number> {
   console.log(`${renderTextTable(tTable)}\n`);
   for (const n of noteLines) console.log(`- ${n}`);
 
-  const markdown = [
-    '# Broker benchmark: latest results',
-    '',
-    `Run ${startedAt}, ${progress.elapsedSeconds.toFixed(0)} s; ${options.quick ? 'quick smoke run; ' : ''}median of ${options.runs} run(s) × ${options.seconds} s (+ ${options.warmup} s warm-up) per case.`,
-    `Machine: ${machineLine}.`,
-    '',
-    renderMarkdownTable(table),
-    '',
-    ...(pcTable ? ['## Produce + consume, per run', '', renderMarkdownTable(pcTable), ''] : []),
-    '## Targets',
-    '',
-    renderMarkdownTable(tTable),
-    '',
-    '## Notes',
-    '',
-    ...noteLines.map((n) => `- ${n}`),
-    '',
-    `![msgs/s by case](${resultsName(options)}-latest.svg)`,
-    '',
-  ].join('\n');
+  const markdown = renderReportPage({
+    title: 'Broker benchmark: latest results',
+    runLine: `Run ${startedAt}, ${progress.elapsedSeconds.toFixed(0)} s; ${options.quick ? 'quick smoke run; ' : ''}median of ${options.runs} run(s) × ${options.seconds} s (+ ${options.warmup} s warm-up) per case.`,
+    machineLine,
+    sections: [
+      { lines: [renderMarkdownTable(table)] },
+      ...(pcTable ? [{ heading: 'Produce + consume, per run', lines: [renderMarkdownTable(pcTable)] }] : []),
+      { heading: 'Targets', lines: [renderMarkdownTable(tTable)] },
+    ],
+    notes: noteLines,
+    chart: { file: `${resultsName(options)}-latest.svg`, caption: 'msgs/s by case' },
+  });
 
   const written = writeResults(resultsName(options), {
     data: {
@@ -860,7 +845,7 @@ async function main(): Promise<number> {
     markdown,
     svg: results.some((r) => r.rate) ? chartSvg(results, options, machineLine) : undefined,
   });
-  console.log(`\nresults: ${written.jsonPath}\n         ${written.latestMarkdownPath}${written.latestSvgPath ? `\n         ${written.latestSvgPath}` : ''}`);
+  printWrittenResults(written);
   return setupError || results.some((r) => r.error) ? 1 : 0;
 }
 

@@ -40,7 +40,8 @@ import { sleepMs, withTimeout } from '../lib/timing.js';
 import { BENCH_COMMIT_LOG_SEGMENT_BYTES, startLocalCluster, TSX_LOADER, type LocalCluster } from '../broker/local-cluster.js';
 import { DEFAULT_KNOBS, knobArgs, SYSTEM_NAMES, type DriverSummary, type LoadKnobs, type SystemName } from './load-common.js';
 import { ensureInstalled, NATS_SERVER, REDIS_SERVER, startNatsServer, startRedisServer, type PeerServer } from './peer-servers.js';
-import { runMain } from '../lib/cli.js';
+import { runMain, walkFlags } from '../lib/cli.js';
+import { printWrittenResults, renderReportPage } from '../lib/report.js';
 
 const DRIVER_SCRIPT = fileURLToPath(new URL('./load-driver.ts', import.meta.url));
 const WORKSPACE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -134,13 +135,7 @@ function parseOptions(argv: string[]): Options {
     knobs: { ...DEFAULT_KNOBS },
     orbitBrokerProperties: {},
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new RangeError(`${a} needs a value`);
-      return v;
-    };
+  walkFlags(argv, USAGE, (a, next) => {
     if (a === '--runs') o.runs = Number(next());
     else if (a === '--count') o.count = Number(next());
     else if (a === '--size') o.size = Number(next());
@@ -171,11 +166,9 @@ function parseOptions(argv: string[]): Options {
         if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new RangeError(`${a} must be an integer 1..1000000`);
         (o.knobs as unknown as Record<string, number>)[key] = n;
       }
-    } else if (a === '-h' || a === '--help') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new RangeError(`unknown option ${a}\n${USAGE}`);
-  }
+    } else return false;
+    return true;
+  });
   if (Number.isNaN(o.runs)) o.runs = o.quick ? 1 : 3;
   if (Number.isNaN(o.count)) o.count = o.quick ? 20_000 : 200_000;
   if (Number.isNaN(o.latencySeconds)) o.latencySeconds = o.quick ? 2 : 10;
@@ -734,35 +727,19 @@ async function main(): Promise<number> {
   for (const n of noteLines) console.log(`- ${n}`);
 
   const name = resultsName(o);
-  const markdown = [
-    '# Peers side by side: latest results',
-    '',
-    `Run ${startedAt}, ${progress.elapsedSeconds.toFixed(0)} s; ${o.quick ? 'quick smoke run; ' : ''}median of ${o.runs} round(s); ${formatCount(o.count)} × ${o.size} B per run, latency at ${formatCount(o.rate)} msgs/s for ${o.latencySeconds} s.`,
-    `Machine: ${machineLine}.`,
-    '',
-    renderMarkdownTable(main),
-    '',
-    renderMarkdownTable(detail),
-    '',
-    '## Targets',
-    '',
-    renderMarkdownTable(tTable),
-    '',
-    '## How each client was driven',
-    '',
-    renderMarkdownTable(usage),
-    '',
-    '## Per run',
-    '',
-    renderMarkdownTable(perRun),
-    '',
-    '## Notes',
-    '',
-    ...noteLines.map((n) => `- ${n}`),
-    '',
-    `![throughput and latency by system](${name}-latest.svg)`,
-    '',
-  ].join('\n');
+  const markdown = renderReportPage({
+    title: 'Peers side by side: latest results',
+    runLine: `Run ${startedAt}, ${progress.elapsedSeconds.toFixed(0)} s; ${o.quick ? 'quick smoke run; ' : ''}median of ${o.runs} round(s); ${formatCount(o.count)} × ${o.size} B per run, latency at ${formatCount(o.rate)} msgs/s for ${o.latencySeconds} s.`,
+    machineLine,
+    sections: [
+      { lines: [renderMarkdownTable(main), '', renderMarkdownTable(detail)] },
+      { heading: 'Targets', lines: [renderMarkdownTable(tTable)] },
+      { heading: 'How each client was driven', lines: [renderMarkdownTable(usage)] },
+      { heading: 'Per run', lines: [renderMarkdownTable(perRun)] },
+    ],
+    notes: noteLines,
+    chart: { file: `${name}-latest.svg`, caption: 'throughput and latency by system' },
+  });
 
   const written = writeResults(name, {
     data: {
@@ -783,7 +760,7 @@ async function main(): Promise<number> {
     markdown,
     svg: results.some((r) => r.produceMsgs) ? chartSvg(results, o, machineLine) : undefined,
   });
-  console.log(`\nresults: ${written.jsonPath}\n         ${written.latestMarkdownPath}${written.latestSvgPath ? `\n         ${written.latestSvgPath}` : ''}`);
+  printWrittenResults(written);
   return setupError || runs.some((r) => r.error) ? 1 : 0;
 }
 

@@ -27,7 +27,8 @@ import { LagSampler, replicaPairsOf } from './replica-lag.js';
 import { cellsTable, evaluateTargets, medians, ratiosTable, targetsTable, throughputChartSvg, type CellMeasure, type CellResult } from './report.js';
 import { runProducer, summaryPath } from './run-producer.js';
 import { DEFAULT_CONCURRENCIES, SETUPS, type BenchSetup } from './setups.js';
-import { runMain } from '../lib/cli.js';
+import { runMain, walkFlags } from '../lib/cli.js';
+import { printWrittenResults, renderReportPage } from '../lib/report.js';
 
 const TOPIC = 'ReplicationBench';
 const QUEUES_PER_MASTER = 8;
@@ -58,13 +59,7 @@ const USAGE = `usage: node --import tsx benchmarks/replication/replication-bench
 
 function parseOptions(argv: string[]): Options {
   const o: Options = { seconds: NaN, warmup: NaN, runs: 1, concurrencies: DEFAULT_CONCURRENCIES, bodyBytes: 1024, only: undefined, quick: false, verbose: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new RangeError(`${a} needs a value`);
-      return v;
-    };
+  walkFlags(argv, USAGE, (a, next) => {
     if (a === '--seconds') o.seconds = Number(next());
     else if (a === '--warmup') o.warmup = Number(next());
     else if (a === '--runs') o.runs = Number(next());
@@ -73,11 +68,9 @@ function parseOptions(argv: string[]): Options {
     else if (a === '--only') o.only = next();
     else if (a === '--quick') o.quick = true;
     else if (a === '--verbose') o.verbose = true;
-    else if (a === '-h' || a === '--help') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new RangeError(`unknown option ${a}\n${USAGE}`);
-  }
+    else return false;
+    return true;
+  });
   if (Number.isNaN(o.seconds)) o.seconds = o.quick ? 2 : 10;
   if (Number.isNaN(o.warmup)) o.warmup = o.quick ? 1 : 2;
   if (!(o.seconds >= 1 && o.seconds <= 600)) throw new RangeError('--seconds must be 1..600');
@@ -218,21 +211,14 @@ async function main(): Promise<number> {
   console.log(`\nRatios (same run)\n${renderTextTable(ratios)}`);
   console.log(`\nTargets\n${renderTextTable(targetsTable(targets))}`);
 
-  const markdown = [
-    '# Replication benchmark: latest run',
-    '',
-    `\`${command}\`, ${new Date().toISOString()}`,
-    `Machine: ${machineLine}.`,
-    '',
-    renderMarkdownTable(cells),
-    '',
-    renderMarkdownTable(ratios),
-    '',
-    renderMarkdownTable(targetsTable(targets)),
-    '',
-    ...notes.map((n) => `- ${n}`),
-    '',
-  ].join('\n');
+  const markdown = renderReportPage({
+    title: 'Replication benchmark: latest run',
+    runLine: `\`${command}\`, ${new Date().toISOString()}`,
+    machineLine,
+    sections: [{ lines: [renderMarkdownTable(cells), '', renderMarkdownTable(ratios)] }, { heading: 'Targets', lines: [renderMarkdownTable(targetsTable(targets))] }],
+    notes,
+    chart: { file: `${resultsName(o)}-latest.svg`, caption: 'msgs/s by setup and concurrency' },
+  });
   const svg = throughputChartSvg(results, setups, o.concurrencies, `${o.seconds} s per cell · ${machineLine.split(',').slice(0, 2).join(',')}`);
   const written = writeResults(resultsName(o), {
     data: {
@@ -245,7 +231,7 @@ async function main(): Promise<number> {
     markdown,
     svg,
   });
-  console.error(`results: ${written.jsonPath}, ${written.latestMarkdownPath}, ${written.latestSvgPath}`);
+  printWrittenResults(written, console.error);
   return results.some((r) => r.error) ? 1 : 0;
 }
 

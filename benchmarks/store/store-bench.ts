@@ -29,6 +29,7 @@ import { groupedBarChartSvg } from '../lib/svg-chart.js';
 import { renderMarkdownTable, renderTextTable, type Table } from '../lib/table.js';
 import { sleepMs, timedSyncLoop, withTimeout } from '../lib/timing.js';
 import { runMain } from '../lib/cli.js';
+import { printWrittenResults, renderReportPage } from '../lib/report.js';
 
 // ---- limits and fixed parameters ------------------------------------------------------------------
 
@@ -744,25 +745,14 @@ async function main(): Promise<number> {
   console.log(`${renderTextTable(tTable)}\n`);
   for (const n of noteLines) console.log(`- ${n}`);
 
-  const markdown = [
-    '# Store benchmark: latest results',
-    '',
-    `Run ${startedAt}, ${progress.elapsedSeconds.toFixed(0)} s; ${options.quick ? 'quick smoke run; ' : ''}median of ${options.runs} run(s) × ${options.seconds} s per case.`,
-    `Machine: ${machineLine}.`,
-    '',
-    renderMarkdownTable(table),
-    '',
-    '## Targets',
-    '',
-    renderMarkdownTable(tTable),
-    '',
-    '## Notes',
-    '',
-    ...noteLines.map((n) => `- ${n}`),
-    '',
-    `![appends/s by case](${resultsName(options)}-latest.svg)`,
-    '',
-  ].join('\n');
+  const markdown = renderReportPage({
+    title: 'Store benchmark: latest results',
+    runLine: `Run ${startedAt}, ${progress.elapsedSeconds.toFixed(0)} s; ${options.quick ? 'quick smoke run; ' : ''}median of ${options.runs} run(s) × ${options.seconds} s per case.`,
+    machineLine,
+    sections: [{ lines: [renderMarkdownTable(table)] }, { heading: 'Targets', lines: [renderMarkdownTable(tTable)] }],
+    notes: noteLines,
+    chart: { file: `${resultsName(options)}-latest.svg`, caption: 'appends/s by case' },
+  });
 
   const written = writeResults(resultsName(options), {
     data: {
@@ -779,7 +769,7 @@ async function main(): Promise<number> {
     markdown,
     svg: chartSvg(results, options, machineLine),
   });
-  console.log(`\nresults: ${written.jsonPath}\n         ${written.latestMarkdownPath}\n         ${written.latestSvgPath}`);
+  printWrittenResults(written);
   return results.some((r) => r.error) ? 1 : 0;
 }
 

@@ -2,7 +2,7 @@
 // local time), client versions (MQVersion.getVersionDesc), TopicConfig's toString, and the
 // "yyyy-MM-dd#HH:mm:ss:SSS" timestamps its commands accept.
 import type { MessageExt } from '@orbit/client';
-import { permToString } from '@orbit/common';
+import { permToString, type TopicConfig } from '@orbit/common';
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
@@ -64,16 +64,8 @@ export function versionDesc(version: number): string {
   return VERSION_NAMES[Math.min(version, VERSION_NAMES.length - 1)]!;
 }
 
-export interface TopicConfigView {
-  topicName: string;
-  readQueueNums: number;
-  writeQueueNums: number;
-  perm: number;
-  topicFilterType: string;
-  topicSysFlag: number;
-  order: boolean;
-  attributes: Record<string, string>;
-}
+/** A topic's config as brokers answer it (GET_ALL_TOPIC_CONFIG). */
+export type TopicConfigView = TopicConfig;
 
 /** TopicConfig.toString, as updateTopic prints it. */
 export function topicConfigText(c: TopicConfigView): string {

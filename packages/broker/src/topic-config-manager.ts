@@ -2,19 +2,10 @@
 // at start; unknown topics are created on first send from a template topic with the INHERIT bit
 // (TBW102 when autoCreateTopicEnable), and %RETRY%<group> on consumer heartbeat.
 import { join } from 'node:path';
-import { Perm, SystemTopic, isInherited } from '@orbit/common';
+import { Perm, SystemTopic, isInherited, type TopicConfig } from '@orbit/common';
 import { dataVersionEquals, newDataVersion, nextDataVersion, readJsonConfig, writeJsonConfig, type DataVersion } from './json-config-file.js';
 
-export interface TopicConfig {
-  topicName: string;
-  readQueueNums: number;
-  writeQueueNums: number;
-  perm: number;
-  topicFilterType: 'SINGLE_TAG' | 'MULTI_TAG';
-  topicSysFlag: number;
-  order: boolean;
-  attributes: Record<string, string>;
-}
+export type { TopicConfig } from '@orbit/common';
 
 export function topicConfig(topicName: string, queueNums: number, perm: number, over: Partial<TopicConfig> = {}): TopicConfig {
   return { topicName, readQueueNums: queueNums, writeQueueNums: queueNums, perm, topicFilterType: 'SINGLE_TAG', topicSysFlag: 0, order: false, attributes: {}, ...over };

@@ -5,15 +5,9 @@ import { isReadablePerm as isReadable, isWriteablePerm as isWriteable } from './
 import { parseLenientJson, type JsonValue } from '@orbit/remoting';
 import { compareMessageQueues, messageQueue, type MessageQueue } from './message-queue.js';
 
-export const MASTER_ID = 0;
+import { MASTER_ID, type QueueData } from '@orbit/common/route-types';
 
-export interface QueueData {
-  brokerName: string;
-  readQueueNums: number;
-  writeQueueNums: number;
-  perm: number;
-  topicSysFlag: number;
-}
+export { MASTER_ID, type QueueData };
 
 export interface BrokerData {
   cluster: string;

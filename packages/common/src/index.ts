@@ -14,3 +14,4 @@ export * from './response-code.js';
 export * from './perm.js';
 export * from './topic-names.js';
 export * from './uniq-key.js';
+export * from './route-types.js';

@@ -6,14 +6,16 @@
 // peer-supplied names use null-prototype objects, so a broker or topic called "__proto__" is just a
 // key.
 
-/** PermName bits (facts §3.1). */
-export const PERM_INHERIT = 1;
-export const PERM_WRITE = 2;
-export const PERM_READ = 4;
-export const PERM_PRIORITY = 8;
+import { Perm } from '@orbit/common/perm';
+import { MASTER_ID, type QueueData, type TopicConfig } from '@orbit/common/route-types';
 
-/** MixAll.MASTER_ID. */
-export const MASTER_ID = 0;
+export { MASTER_ID, type QueueData, type TopicConfig };
+
+/** PermName bits (facts §3.1). */
+export const PERM_INHERIT = Perm.INHERIT;
+export const PERM_WRITE = Perm.WRITE;
+export const PERM_READ = Perm.READ;
+export const PERM_PRIORITY = Perm.PRIORITY;
 
 /** Every registration carries one; a broker bumps it whenever its topic table changes. */
 export interface DataVersion {
@@ -24,26 +26,6 @@ export interface DataVersion {
 
 export function dataVersionEquals(a: DataVersion, b: DataVersion): boolean {
   return a.stateVersion === b.stateVersion && a.timestamp === b.timestamp && a.counter === b.counter;
-}
-
-export interface TopicConfig {
-  topicName: string;
-  readQueueNums: number;
-  writeQueueNums: number;
-  perm: number;
-  topicFilterType: string;
-  topicSysFlag: number;
-  order: boolean;
-  attributes: Record<string, string>;
-}
-
-/** One broker's share of a topic. */
-export interface QueueData {
-  brokerName: string;
-  readQueueNums: number;
-  writeQueueNums: number;
-  perm: number;
-  topicSysFlag: number;
 }
 
 /** One broker group: a master (id 0) and its slaves, by id. */

@@ -24,6 +24,11 @@ export interface BrokerConfig {
   brokerRole: BrokerRole;
   autoCreateTopicEnable: boolean;
   autoCreateSubscriptionGroup: boolean;
+  /**
+   * Serve SQL92 property filters (MessageSelector.bySql; README "Filters"). Off, as in RocketMQ: a
+   * SQL92 pull gets NO_PERMISSION and CHECK_CLIENT_CONFIG SYSTEM_ERROR.
+   */
+  enablePropertyFilter: boolean;
   defaultTopicQueueNums: number;
   brokerPermission: number;
   registerNameServerPeriod: number;
@@ -32,6 +37,11 @@ export interface BrokerConfig {
   shortPollingTimeMills: number;
   /** Held pulls allowed at once; past it a pull is answered at once (PULL_NOT_FOUND). */
   maxHeldPulls: number;
+  /**
+   * A queue lock (LOCK_BATCH_MQ, orderly consumers) not renewed for this long is free for another
+   * client (RocketMQ's system property rocketmq.broker.rebalance.lockMaxLiveTime).
+   */
+  rebalanceLockMaxLiveTimeMs: number;
   flushConsumerOffsetInterval: number;
   /** How often delay-level progress is written to config/delayOffset.json (a MessageStoreConfig key in RocketMQ). */
   flushDelayOffsetInterval: number;
@@ -55,6 +65,14 @@ export interface BrokerConfig {
   serverChannelMaxIdleTimeMs: number;
   /** Listen on this host; 0.0.0.0 by default, tests use 127.0.0.1. */
   listenHost: string;
+  /** A half (transactional) message younger than this (ms) is not checked back yet (CHECK_IMMUNITY_TIME_IN_SECONDS overrides it per message). */
+  transactionTimeOut: number;
+  /** Check-backs of one half message before it is moved to TRANS_CHECK_MAX_TIME_TOPIC. */
+  transactionCheckMax: number;
+  /** How often (ms) the half queue is scanned for messages to check back. */
+  transactionCheckInterval: number;
+  /** Refuse transactional (TRAN_MSG=true) sends with NO_PERMISSION. */
+  rejectTransactionMessage: boolean;
 }
 
 export function defaultBrokerConfig(): BrokerConfig {
@@ -69,6 +87,7 @@ export function defaultBrokerConfig(): BrokerConfig {
     brokerRole: 'ASYNC_MASTER',
     autoCreateTopicEnable: true,
     autoCreateSubscriptionGroup: true,
+    enablePropertyFilter: false,
     defaultTopicQueueNums: 8,
     brokerPermission: 6,
     registerNameServerPeriod: 30_000,
@@ -76,6 +95,7 @@ export function defaultBrokerConfig(): BrokerConfig {
     longPollingEnable: true,
     shortPollingTimeMills: 1_000,
     maxHeldPulls: 100_000,
+    rebalanceLockMaxLiveTimeMs: 60_000,
     flushConsumerOffsetInterval: 5_000,
     flushDelayOffsetInterval: 10_000,
     channelExpiredTimeout: 120_000,
@@ -86,6 +106,10 @@ export function defaultBrokerConfig(): BrokerConfig {
     slaveSyncIntervalMs: 10_000,
     serverChannelMaxIdleTimeMs: 120_000,
     listenHost: '0.0.0.0',
+    transactionTimeOut: 6_000,
+    transactionCheckMax: 15,
+    transactionCheckInterval: 30_000,
+    rejectTransactionMessage: false,
   };
 }
 

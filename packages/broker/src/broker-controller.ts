@@ -15,14 +15,19 @@ import { BrokerConfigProcessor } from './processors/broker-config-processor.js';
 import { ClientManageProcessor } from './processors/client-manage-processor.js';
 import { ConsumerManageProcessor } from './processors/consumer-manage-processor.js';
 import { ConsumerSendMsgBackProcessor } from './processors/consumer-send-msg-back-processor.js';
+import { LockProcessor } from './processors/lock-processor.js';
 import { PullMessageProcessor } from './processors/pull-message-processor.js';
 import { SendMessageProcessor } from './processors/send-message-processor.js';
 import { PullRequestHoldService } from './pull-request-hold-service.js';
+import { RebalanceLockManager } from './rebalance-lock-manager.js';
 import { ScheduleMessageService } from './schedule/schedule-message-service.js';
 import { MasterLink } from './slave/master-link.js';
 import { SlaveSynchronize } from './slave/slave-synchronize.js';
 import { SubscriptionGroupManager } from './subscription-group-manager.js';
 import { TopicConfigManager } from './topic-config-manager.js';
+import { EndTransactionProcessor } from './transaction/end-transaction-processor.js';
+import { TransactionalMessageCheckService } from './transaction/transactional-message-check-service.js';
+import { TransactionalMessageService } from './transaction/transactional-message-service.js';
 
 const CLIENT_SCAN_INTERVAL_MS = 10_000;
 
@@ -33,7 +38,12 @@ export class BrokerController {
   private timers: NodeJS.Timeout[] = [];
   private context: BrokerContext | undefined;
   private schedule: ScheduleMessageService | undefined;
+  /** Transactional messages (transaction/): the ended-halves index, and the check-back (master only). */
+  transactions: TransactionalMessageService | undefined;
+  transactionCheck: TransactionalMessageCheckService | undefined;
   private stopped = false;
+  /** Queue locks of orderly consumers (LOCK_BATCH_MQ / UNLOCK_BATCH_MQ); in memory only. */
+  readonly rebalanceLockManager = new RebalanceLockManager(() => this.config.rebalanceLockMaxLiveTimeMs);
   /** The address the broker listens on (after start). */
   listenAddress = '';
 
@@ -107,8 +117,14 @@ export class BrokerController {
       ctx.slaveSync = new SlaveSynchronize(this.outClient, { topics, groups, offsets, schedule: this.schedule }, { intervalMs: config.slaveSyncIntervalMs });
       ctx.masterLink = new MasterLink(store, ctx.slaveSync, storeConfig.haMasterAddress);
     }
+    this.transactions = new TransactionalMessageService(ctx);
+    if (config.brokerRole !== 'SLAVE') this.transactions.load();
     this.registerProcessors(ctx, pull);
     if (config.brokerRole !== 'SLAVE') this.schedule.start();
+    if (config.brokerRole !== 'SLAVE') {
+      this.transactionCheck = new TransactionalMessageCheckService(ctx, this.transactions);
+      this.transactionCheck.start();
+    }
     this.server.on('disconnect', (conn: RemotingConnection) => clients.onConnectionClosed(conn));
     topics.persist();
 
@@ -134,6 +150,11 @@ export class BrokerController {
     server.registerProcessor(RequestCode.SEND_MESSAGE_V2, sendHandler);
     server.registerProcessor(RequestCode.SEND_BATCH_MESSAGE, sendHandler);
     server.registerProcessor(RequestCode.CONSUMER_SEND_MSG_BACK, (req) => sendBack.process(req));
+    const endTransaction = new EndTransactionProcessor(ctx, this.transactions!);
+    server.registerProcessor(RequestCode.END_TRANSACTION, (req) => endTransaction.process(req));
+    const lock = new LockProcessor(this.rebalanceLockManager);
+    server.registerProcessor(RequestCode.LOCK_BATCH_MQ, (req) => lock.lockBatch(req));
+    server.registerProcessor(RequestCode.UNLOCK_BATCH_MQ, (req) => lock.unlockBatch(req));
     server.registerProcessor(RequestCode.GET_ALL_DELAY_OFFSET, (req) => ({ ...createResponse(req, ResponseCode.SUCCESS, undefined, {}), body: Buffer.from(schedule.encode()) }));
     const brokerConfig = new BrokerConfigProcessor(ctx);
     server.registerProcessor(RequestCode.GET_BROKER_CONFIG, (req) => brokerConfig.get(req));
@@ -143,6 +164,7 @@ export class BrokerController {
     server.registerProcessor(RequestCode.LITE_PULL_MESSAGE, (req, conn) => pull.process(req, conn));
     server.registerProcessor(RequestCode.HEART_BEAT, (req, conn) => clientManage.heartbeat(req, conn));
     server.registerProcessor(RequestCode.UNREGISTER_CLIENT, (req) => clientManage.unregister(req));
+    server.registerProcessor(RequestCode.CHECK_CLIENT_CONFIG, (req) => clientManage.checkClientConfig(req));
     server.registerProcessor(RequestCode.QUERY_CONSUMER_OFFSET, (req) => consumerManage.queryOffset(req));
     server.registerProcessor(RequestCode.UPDATE_CONSUMER_OFFSET, (req) => consumerManage.updateOffset(req));
     server.registerProcessor(RequestCode.GET_CONSUMER_LIST_BY_GROUP, (req) => consumerManage.consumerList(req));
@@ -189,6 +211,8 @@ export class BrokerController {
     await this.outClient.close();
     await slaveSyncStopped;
     await this.schedule?.stop();
+    await this.transactionCheck?.stop();
+    await this.transactions?.stop();
     if (ctx) {
       ctx.offsets.persist(true);
       ctx.topics.persist();

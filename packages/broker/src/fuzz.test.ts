@@ -12,6 +12,7 @@ import { NamesrvController } from '@orbit/namesrv';
 import { createRequest, encodeFrameBuffer, FrameDecoder, RemotingClient, type RemotingCommand } from '@orbit/remoting';
 import { PullSysFlag } from './processors/pull-message-processor.js';
 import { startTestBroker, type TestBroker } from './test-support.js';
+import { SeededRandom } from '@orbit/common/seeded-random';
 
 const FRAMES_PER_TARGET = 100_000;
 const FRAMES_PER_CONNECTION = 200;
@@ -19,32 +20,16 @@ const PARALLEL_CONNECTIONS = 4;
 const CONNECTION_IDLE_MS = 300;
 const TOTAL_BUDGET_MS = 240_000;
 
-class Rng {
-  constructor(private s: number) {}
-  next(): number {
-    // xorshift32
-    this.s ^= this.s << 13;
-    this.s ^= this.s >>> 17;
-    this.s ^= this.s << 5;
-    return (this.s >>> 0) / 0x1_0000_0000;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
-}
 
 const TOPICS = ['FuzzTopic', 'FuzzTopic', 'Other', '', 'bad topic', '%RETRY%g', 'SCHEDULE_TOPIC_XXXX', 'T'.repeat(200), 'TBW102'];
 const VALUES: unknown[] = ['0', '1', '-1', 'abc', '', '99999999999999999999', 2147483648, -5, true, 'null', '{}', '\u0000\u0001\u0002', 'x'.repeat(3000)];
 
-function value(rng: Rng, sensible: () => unknown): unknown {
+function value(rng: SeededRandom, sensible: () => unknown): unknown {
   return rng.next() < 0.8 ? sensible() : rng.pick(VALUES);
 }
 
 /** A request that looks like something a client would send, with odd values mixed in. */
-function plausibleRequest(rng: Rng, target: 'broker' | 'namesrv'): RemotingCommand {
+function plausibleRequest(rng: SeededRandom, target: 'broker' | 'namesrv'): RemotingCommand {
   const topic = () => rng.pick(TOPICS);
   const q = () => rng.int(6) - 1;
   const body = () => Buffer.from(`fuzz-${rng.int(1e9)}`.repeat(1 + rng.int(4)));
@@ -97,7 +82,7 @@ function plausibleRequest(rng: Rng, target: 'broker' | 'namesrv'): RemotingComma
  * A well-framed frame: plausible, or with bytes flipped inside its header (the frame boundary stays
  * intact, so the server must answer or skip it and keep the connection).
  */
-function framedBytes(rng: Rng, target: 'broker' | 'namesrv'): Buffer {
+function framedBytes(rng: SeededRandom, target: 'broker' | 'namesrv'): Buffer {
   const frame = encodeFrameBuffer(plausibleRequest(rng, target));
   if (rng.int(3) > 0) return frame;
   const m = Buffer.from(frame);
@@ -107,7 +92,7 @@ function framedBytes(rng: Rng, target: 'broker' | 'namesrv'): Buffer {
 }
 
 /** A frame that breaks the framing (the server must drop only this connection), or noise. */
-function breakingBytes(rng: Rng, target: 'broker' | 'namesrv'): Buffer {
+function breakingBytes(rng: SeededRandom, target: 'broker' | 'namesrv'): Buffer {
   const m = Buffer.from(encodeFrameBuffer(plausibleRequest(rng, target)));
   switch (rng.int(4)) {
     case 0: // lie about the header length
@@ -157,7 +142,7 @@ function blast(port: number, frames: Buffer[], counts: { responses: number }): P
 }
 
 async function fuzz(port: number, target: 'broker' | 'namesrv', seed: number, deadline: number): Promise<{ sent: number; responses: number }> {
-  const rng = new Rng(seed);
+  const rng = new SeededRandom(seed);
   const counts = { responses: 0 };
   let sent = 0;
   while (sent < FRAMES_PER_TARGET && Date.now() < deadline) {

@@ -97,6 +97,61 @@ export class PeriodicTask {
   }
 }
 
+/**
+ * A FIFO mutual-exclusion lock for async code (orderly consumption: one task consumes a queue at a
+ * time, and rebalance waits for it before giving the queue away). acquire() resolves with the
+ * release function; calling it more than once releases once.
+ */
+export class Mutex {
+  private held = false;
+  private readonly waiters: { grant: () => void }[] = [];
+
+  get isLocked(): boolean {
+    return this.held;
+  }
+
+  acquire(): Promise<() => void> {
+    return this.tryAcquire(Number.POSITIVE_INFINITY) as Promise<() => void>;
+  }
+
+  /** Like acquire(), but resolves undefined when the mutex is not ours within `timeoutMs`. */
+  tryAcquire(timeoutMs: number): Promise<(() => void) | undefined> {
+    if (!this.held) {
+      this.held = true;
+      return Promise.resolve(this.releaser());
+    }
+    if (timeoutMs <= 0) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const waiter = {
+        grant: () => {
+          if (timer !== undefined) clearTimeout(timer);
+          resolve(this.releaser());
+        },
+      };
+      const timer =
+        timeoutMs === Number.POSITIVE_INFINITY
+          ? undefined
+          : setTimeout(() => {
+              const i = this.waiters.indexOf(waiter);
+              if (i >= 0) this.waiters.splice(i, 1);
+              resolve(undefined);
+            }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiters.shift();
+      if (next) next.grant(); // stays held, handed over in FIFO order
+      else this.held = false;
+    };
+  }
+}
+
 /** The message of any thrown value. */
 export function errorText(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);

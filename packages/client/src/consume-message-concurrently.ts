@@ -5,6 +5,7 @@
 // to the broker (CONSUMER_SEND_MSG_BACK, which puts it on %RETRY%<group> with a delay); a message
 // the broker would not take back stays in the ProcessQueue (holding the offset) and is consumed
 // again locally after localRetryDelayMs. In broadcasting mode a failed message is dropped (facts §7.2).
+import { BoundedWorkQueue } from './bounded-work-queue.js';
 import { PropertyKey } from '@orbit/common/message-const';
 import { errorText } from './async-util.js';
 import type { ClientLogger } from './client-config.js';
@@ -51,42 +52,28 @@ interface ConsumeRequest {
 }
 
 export class ConsumeMessageConcurrentlyService {
-  private readonly waiting: ConsumeRequest[] = [];
-  private active = 0;
+  private readonly work: BoundedWorkQueue<ConsumeRequest>;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private stopped = false;
-  private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: ConsumeServiceOptions) {
     if (!Number.isInteger(options.consumeConcurrency) || options.consumeConcurrency < 1) throw new RangeError('consumeConcurrency must be at least 1');
     if (!Number.isInteger(options.consumeMessageBatchMaxSize) || options.consumeMessageBatchMaxSize < 1) throw new RangeError('consumeMessageBatchMaxSize must be at least 1');
+    this.work = new BoundedWorkQueue(options.consumeConcurrency, (request) => this.consume(request), (request, error) =>
+      options.logger.error(`consume request of ${formatMessageQueue(request.mq)} failed: ${errorText(error)}`),
+    );
   }
 
   /** Batches being consumed plus batches waiting for a slot. */
   get backlog(): number {
-    return this.active + this.waiting.length;
+    return this.work.backlog;
   }
 
   /** Queues `msgs` (already in `pq`) for consumption in batches of consumeMessageBatchMaxSize. */
   submitConsumeRequest(msgs: readonly MessageExt[], pq: ProcessQueue, mq: MessageQueue): void {
     if (this.stopped) return;
     const size = this.options.consumeMessageBatchMaxSize;
-    for (let i = 0; i < msgs.length; i += size) this.waiting.push({ msgs: msgs.slice(i, i + size), pq, mq });
-    this.drain();
-  }
-
-  private drain(): void {
-    while (!this.stopped && this.active < this.options.consumeConcurrency && this.waiting.length > 0) {
-      const request = this.waiting.shift()!;
-      this.active++;
-      void this.consume(request)
-        .catch((error: unknown) => this.options.logger.error(`consume request of ${formatMessageQueue(request.mq)} failed: ${errorText(error)}`))
-        .finally(() => {
-          this.active--;
-          this.drain();
-          if (this.active === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-        });
-    }
+    for (let i = 0; i < msgs.length; i += size) this.work.push({ msgs: msgs.slice(i, i + size), pq, mq });
   }
 
   private async consume(request: ConsumeRequest): Promise<void> {
@@ -158,16 +145,8 @@ export class ConsumeMessageConcurrentlyService {
   /** Stops taking work, cancels local retries and waits up to `awaitMs` for running listeners. */
   async shutdown(awaitMs: number): Promise<void> {
     this.stopped = true;
-    this.waiting.length = 0;
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.retryTimers.clear();
-    if (this.active === 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, awaitMs);
-      this.idleWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await this.work.stop(awaitMs);
   }
 }

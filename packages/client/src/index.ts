@@ -10,6 +10,8 @@ export * from './message-queue-selector.js';
 export * from './latency-fault-tolerance.js';
 export * from './topic-route.js';
 export * from './subscription.js';
+export * from './message-selector.js';
+export { checkClientConfigInBrokers } from './client-config-check.js';
 export * from './heartbeat-data.js';
 export * from './uniq-key.js';
 export * from './send-result.js';
@@ -22,7 +24,18 @@ export * from './pull-api.js';
 export * from './rebalance.js';
 export * from './consume-from-where.js';
 export * from './consume-message-concurrently.js';
+export * from './consume-message-orderly.js';
 export { Producer, ProducerDefaults, RETRY_RESPONSE_CODES, MAX_BATCH_MESSAGES, type ProducerOptions, type SendOptions } from './producer.js';
+export {
+  TransactionProducer,
+  TransactionProducerDefaults,
+  type LocalTransactionState,
+  type TransactionListener,
+  type TransactionMessage,
+  type TransactionMessageExt,
+  type TransactionProducerOptions,
+  type TransactionSendResult,
+} from './transaction-producer.js';
 export { PushConsumer, PushConsumerDefaults, MAX_SUBSCRIPTIONS, type PushConsumerOptions } from './push-consumer.js';
 export { LitePullConsumer, LitePullConsumerDefaults, type LitePullConsumerOptions } from './lite-pull-consumer.js';
 export { AdminClient, TopicConfigDefaults, type AdminClientOptions, type TopicConfigInput } from './admin-client.js';

@@ -17,6 +17,8 @@ import { ProcessQueue } from './process-queue.js';
 import { MAX_PULL_BATCH_SIZE, PullAPIWrapper } from './pull-api.js';
 import { RebalanceImpl } from './rebalance.js';
 import { buildSubscriptionData, type SubscriptionData } from './subscription.js';
+import { checkClientConfigOrLeave } from './client-config-check.js';
+import { subscriptionOf, type MessageSelector } from './message-selector.js';
 import { toTopicSubscribeInfo } from './topic-route.js';
 
 export interface LitePullConsumerOptions extends Partial<Omit<ClientConfig, 'namesrvAddr'>> {
@@ -145,12 +147,12 @@ export class LitePullConsumer implements ConsumerInner {
     return this.store;
   }
 
-  /** Subscribe mode: the group shares the topic's queues by rebalance. */
-  subscribe(topic: string, subExpression = '*'): void {
+  /** Subscribe mode: the group shares the topic's queues by rebalance. A tag expression or a MessageSelector (bySql: see PushConsumer.subscribe). */
+  subscribe(topic: string, subExpression: string | MessageSelector = '*'): void {
     if (this.mode === 'ASSIGN') throw new MQClientError('subscribe and assign are mutually exclusive');
     if (this.state === 'shutdown') throw new MQClientError('the consumer is shut down');
     this.mode = 'SUBSCRIBE';
-    const sub = buildSubscriptionData(topic, subExpression);
+    const sub = subscriptionOf(topic, subExpression);
     this.subscriptions.set(topic, sub);
     this.rebalance?.subscriptionInner.set(topic, sub);
     if (this.state === 'running') void this.afterSubscriptionChanged([topic]);
@@ -202,6 +204,11 @@ export class LitePullConsumer implements ConsumerInner {
       dropPullExpired: false,
     }, logger);
     for (const [topic, sub] of this.subscriptions) this.rebalance.subscriptionInner.set(topic, sub);
+    // SQL92 subscriptions: every master must accept them (CHECK_CLIENT_CONFIG), or start() fails.
+    await checkClientConfigOrLeave(instance, this.groupName, this.subscriptions.values()).catch((error: unknown) => {
+      this.state = 'shutdown';
+      throw error;
+    });
     this.state = 'running';
     this.nextAutoCommitDeadlineMs = Date.now() + this.o.autoCommitIntervalMs;
     instance.start();

@@ -20,6 +20,7 @@ import { MQBrokerError, MQClientError } from './errors.js';
 import { encodeHeartbeatData, type HeartbeatData } from './heartbeat-data.js';
 import type { MessageExt } from './message.js';
 import type { MessageQueue } from './message-queue.js';
+import type { SubscriptionData } from './subscription.js';
 import { parseTopicRouteData, type TopicRouteData } from './topic-route.js';
 
 /** SendMessageRequestHeader (facts §2.3), by its V1 field names. */
@@ -265,6 +266,17 @@ export class MQClientApi {
     if (response.code !== ResponseCode.SUCCESS) throw new MQBrokerError(response.code, response.remark ?? '', addr);
   }
 
+  /**
+   * CHECK_CLIENT_CONFIG (46, MQClientAPIImpl.checkClientInBroker): can the broker serve this
+   * subscription (SQL92 needs enablePropertyFilter and an expression that compiles)? Throws
+   * MQBrokerError with the broker's code and remark when it cannot.
+   */
+  async checkClientInBroker(addr: string, group: string, clientId: string, subscriptionData: SubscriptionData, timeoutMs = this.config.requestTimeoutMs): Promise<void> {
+    const body = Buffer.from(JSON.stringify({ clientId, group, subscriptionData }));
+    const response = await this.remoting.invoke(addr, this.request(RequestCode.CHECK_CLIENT_CONFIG, {}, body), timeoutMs);
+    if (response.code !== ResponseCode.SUCCESS) throw new MQBrokerError(response.code, response.remark ?? '', addr);
+  }
+
   /** CONSUMER_SEND_MSG_BACK (facts §2.7): the broker puts the message on %RETRY%<group> or the DLQ. */
   async consumerSendMessageBack(addr: string, msg: MessageExt, group: string, delayLevel: number, maxReconsumeTimes: number, timeoutMs = 5_000): Promise<void> {
     const response = await this.remoting.invoke(
@@ -281,6 +293,36 @@ export class MQClientApi {
       }),
       timeoutMs,
     );
+    if (response.code !== ResponseCode.SUCCESS) throw new MQBrokerError(response.code, response.remark ?? '', addr);
+  }
+
+  // --- queue locks (orderly consumers) ----------------------------------------------------------
+
+  /**
+   * LOCK_BATCH_MQ (facts §2.7, §7.5): asks the broker for the locks of `mqs` (one broker's queues)
+   * on behalf of `clientId`; resolves with the queues the client now holds.
+   */
+  async lockBatchMQ(addr: string, group: string, clientId: string, mqs: readonly MessageQueue[], timeoutMs = 1_000): Promise<MessageQueue[]> {
+    const response = await this.remoting.invoke(addr, this.request(RequestCode.LOCK_BATCH_MQ, {}, lockBatchBody(group, clientId, mqs)), timeoutMs);
+    if (response.code !== ResponseCode.SUCCESS) throw new MQBrokerError(response.code, response.remark ?? '', addr);
+    const parsed = parseLenientJson(response.body?.toString('utf8') ?? '{}') as { lockOKMQSet?: unknown } | null;
+    const set = parsed?.lockOKMQSet;
+    if (!Array.isArray(set)) return [];
+    const out: MessageQueue[] = [];
+    for (const q of set as { topic?: unknown; brokerName?: unknown; queueId?: unknown }[]) {
+      if (typeof q?.topic === 'string' && typeof q.brokerName === 'string' && Number.isInteger(q.queueId)) out.push({ topic: q.topic, brokerName: q.brokerName, queueId: q.queueId as number });
+    }
+    return out;
+  }
+
+  /** UNLOCK_BATCH_MQ: gives up the locks of `mqs` this client holds on that broker. */
+  async unlockBatchMQ(addr: string, group: string, clientId: string, mqs: readonly MessageQueue[], oneway: boolean, timeoutMs = 1_000): Promise<void> {
+    const body = lockBatchBody(group, clientId, mqs);
+    if (oneway) {
+      await this.remoting.invokeOneway(addr, this.onewayRequest(RequestCode.UNLOCK_BATCH_MQ, {}, body));
+      return;
+    }
+    const response = await this.remoting.invoke(addr, this.request(RequestCode.UNLOCK_BATCH_MQ, {}, body), timeoutMs);
     if (response.code !== ResponseCode.SUCCESS) throw new MQBrokerError(response.code, response.remark ?? '', addr);
   }
 
@@ -331,6 +373,12 @@ export class MQClientApi {
     if (response.code !== ResponseCode.SUCCESS) throw new MQBrokerError(response.code, response.remark ?? '', addr);
     return response.body ?? Buffer.alloc(0);
   }
+}
+
+/** LockBatchRequestBody / UnlockBatchRequestBody JSON, in fastjson's field order (facts §2.7). */
+export function lockBatchBody(group: string, clientId: string, mqs: readonly MessageQueue[]): Buffer {
+  const mqSet = mqs.map((mq) => ({ brokerName: mq.brokerName, queueId: mq.queueId, topic: mq.topic }));
+  return Buffer.from(JSON.stringify({ consumerGroup: group, clientId, onlyThisBroker: false, mqSet }));
 }
 
 /** True for failures of the network path (connect, timeout, overload), which sends retry on another broker. */

@@ -5,13 +5,16 @@
 // when the last of them leaves.
 import { RequestCode } from '@orbit/common/request-code';
 import { AUTO_CREATE_TOPIC_KEY, isRetryTopic } from './names.js';
-import { RemotingClient } from '@orbit/remoting';
-import { errorText, PeriodicTask, Wakeup } from './async-util.js';
+import { RemotingClient, type RemotingCommand, type RemotingConnection } from '@orbit/remoting';
+import { PropertyKey } from '@orbit/common/message-const';
+import { decodeStoredRecord } from '@orbit/common/message-record';
+import { errorText, PeriodicTask, sleep, Wakeup } from './async-util.js';
 import type { ClientConfig } from './client-config.js';
 import { buildClientId, resolveInstanceName } from './client-id.js';
 import { MQClientError } from './errors.js';
 import { buildHeartbeatData, type ConsumerData } from './heartbeat-data.js';
 import type { MessageQueue } from './message-queue.js';
+import { toMessageExt, type MessageExt } from './message.js';
 import { MQClientApi } from './mq-client-api.js';
 import { autoCreateRouteFromTemplate, MASTER_ID, routeFingerprint, toTopicSubscribeInfo, type TopicRouteData } from './topic-route.js';
 
@@ -21,6 +24,11 @@ export interface ProducerInner {
   /** Topics whose routes the instance keeps fresh for it. */
   publishTopics(): string[];
   updateTopicPublishInfo(topic: string, route: TopicRouteData): void;
+  /**
+   * Transactional producers: a broker asks what became of a half message (CHECK_TRANSACTION_STATE,
+   * `msg` decoded from its body); the answer goes back on `conn` as END_TRANSACTION.
+   */
+  checkTransactionState?(request: RemotingCommand, conn: RemotingConnection, msg: MessageExt): void;
 }
 
 /** What the instance needs from a consumer. */
@@ -90,6 +98,29 @@ export class MQClientInstance {
       this.rebalanceImmediately();
       return null;
     });
+    // Broker → producer: what became of a half message's local transaction (facts §7.8). Oneway.
+    this.remoting.registerProcessor(RequestCode.CHECK_TRANSACTION_STATE, (request, conn) => {
+      this.checkTransactionState(request, conn);
+      return null;
+    });
+  }
+
+  /** ClientRemotingProcessor.checkTransactionState: hands the check to the producer of the message's PGROUP. */
+  private checkTransactionState(request: RemotingCommand, conn: RemotingConnection): void {
+    let msg: MessageExt;
+    try {
+      msg = toMessageExt(decodeStoredRecord(request.body ?? Buffer.alloc(0), 0), request.extFields.bname ?? '');
+    } catch (error) {
+      this.logger.warn(`CHECK_TRANSACTION_STATE from ${conn.remoteAddress} has a bad body: ${errorText(error)}`);
+      return;
+    }
+    const group = msg.properties[PropertyKey.PGROUP];
+    const producer = group === undefined ? undefined : this.producers.get(group);
+    if (producer?.checkTransactionState === undefined) {
+      this.logger.debug(`CHECK_TRANSACTION_STATE for group ${group ?? '(none)'}: no transactional producer of that group here`);
+      return;
+    }
+    producer.checkTransactionState(request, conn, msg);
   }
 
   get isShutdown(): boolean {
@@ -370,10 +401,7 @@ export class MQClientInstance {
       if (signal.aborted) break;
       const sinceLastMs = Date.now() - lastRunMs;
       if (sinceLastMs < MIN_REBALANCE_SPACING_MS) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, MIN_REBALANCE_SPACING_MS - sinceLastMs);
-          signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-        });
+        await sleep(MIN_REBALANCE_SPACING_MS - sinceLastMs, signal); // removes its abort listener, so none pile up
         if (signal.aborted) break;
       }
       lastRunMs = Date.now();

@@ -116,7 +116,7 @@ export class Producer implements ProducerInner {
   readonly faultTolerance: LatencyFaultTolerance;
   private readonly publishInfo = new Map<string, TopicPublishInfo | undefined>();
   private readonly sendIndex = new SendQueueIndex();
-  private instance: MQClientInstance | undefined;
+  protected instance: MQClientInstance | undefined;
   private state: 'created' | 'running' | 'shutdown' = 'created';
 
   constructor(options: ProducerOptions) {
@@ -264,6 +264,8 @@ export class Producer implements ProducerInner {
     const props = buildSendProperties(msg, uniq);
     let body = messageBodyBytes(msg.body);
     let sysFlag = 0;
+    // A transaction's prepare (TransactionProducer) carries the PREPARED bit, as sendKernelImpl sets it.
+    if (props.get(PropertyKey.TRAN_MSG)?.toLowerCase() === 'true') sysFlag |= SysFlag.TRANSACTION_PREPARED_TYPE;
     if (body.length > this.compressMsgBodyOverHowmuch) {
       body = deflateSync(body, { level: this.compressLevel });
       sysFlag |= SysFlag.COMPRESSED | (CompressionType.ZLIB << COMPRESSION_TYPE_SHIFT);

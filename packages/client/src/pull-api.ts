@@ -198,7 +198,7 @@ export class PullAPIWrapper {
         suspendTimeoutMillis: options.suspendTimeoutMs,
         subscription: options.postSubscription ? sub.subString : undefined,
         subVersion: sub.subVersion,
-        expressionType: options.postSubscription ? sub.expressionType : undefined,
+        expressionType: sub.expressionType, // always, as PullAPIWrapper.pullKernelImpl sends it
         brokerName: mq.brokerName,
       },
       options.timeoutMs,

@@ -2,6 +2,9 @@
 // rebalance (clustering) or all of them (broadcasting), runs one long-polling pull loop per owned
 // queue and feeds the messages to the listener. Consumed offsets are committed every 5 s, with
 // each pull, and at shutdown (facts §7.1–§7.3, §7.7).
+// With registerMessageListenerOrderly() it consumes orderly (facts §7.5): in clustering mode each
+// queue is locked on its broker before it is pulled, and consumed one call at a time, in offset
+// order, only while the lock holds (consume-message-orderly.ts).
 import { ResponseCode } from '@orbit/common/response-code';
 import { errorText, sleep, waitAtMost } from './async-util.js';
 import { computePullFromWhere, CONSUME_TIMESTAMP_AGO_MS, parseConsumeTimestamp } from './consume-from-where.js';
@@ -11,6 +14,7 @@ import {
   ConsumeMessageConcurrentlyService,
   type MessageListenerConcurrently,
 } from './consume-message-concurrently.js';
+import { ConsumeMessageOrderlyService, ORDERLY_MAX_RECONSUME_TIMES, type MessageListenerOrderly } from './consume-message-orderly.js';
 import { MQBrokerError, MQClientError } from './errors.js';
 import type { ConsumeFromWhere, ConsumerData, MessageModel } from './heartbeat-data.js';
 import type { MessageExt } from './message.js';
@@ -18,16 +22,20 @@ import { formatMessageQueue, mqKey, type MessageQueue } from './message-queue.js
 import { getOrCreateMQClientInstance, type ConsumerInner, type MQClientInstance } from './mq-client-instance.js';
 import { isRetryTopic, retryTopicOf } from './names.js';
 import { DEFAULT_LOCAL_OFFSET_DIR, LocalFileOffsetStore, RemoteBrokerOffsetStore, type OffsetStore } from './offset-store.js';
-import type { ProcessQueue } from './process-queue.js';
+import { REBALANCE_LOCK_MAX_LIVE_TIME_MS, type ProcessQueue } from './process-queue.js';
 import { BROKER_SUSPEND_MAX_TIME_MS, CONSUMER_TIMEOUT_MS_WHEN_SUSPEND, MAX_PULL_BATCH_SIZE, PullAPIWrapper } from './pull-api.js';
-import { RebalanceImpl } from './rebalance.js';
+import { RebalanceImpl, type QueueLockService } from './rebalance.js';
 import { buildSubscriptionData, type SubscriptionData } from './subscription.js';
+import { MASTER_ID } from './topic-route.js';
+import { checkClientConfigOrLeave } from './client-config-check.js';
+import { subscriptionOf, type MessageSelector } from './message-selector.js';
 
 export type {
   ConsumeConcurrentlyContext,
   ConsumeConcurrentlyStatus,
   MessageListenerConcurrently,
 } from './consume-message-concurrently.js';
+export type { ConsumeOrderlyContext, ConsumeOrderlyStatus, MessageListenerOrderly } from './consume-message-orderly.js';
 
 export interface PushConsumerOptions extends Partial<Omit<ClientConfig, 'namesrvAddr'>> {
   consumerGroup: string;
@@ -51,8 +59,21 @@ export interface PushConsumerOptions extends Partial<Omit<ClientConfig, 'namesrv
   consumeConcurrentlyMaxSpan?: number;
   /** Listener calls running at once. */
   consumeConcurrency?: number;
-  /** Sent with CONSUMER_SEND_MSG_BACK; past it the broker moves the message to the DLQ. */
+  /**
+   * Sent with CONSUMER_SEND_MSG_BACK; past it the broker moves the message to the DLQ. Default 16;
+   * orderly: 2147483647 (Integer.MAX_VALUE), past it the message goes to the DLQ.
+   */
   maxReconsumeTimes?: number;
+  /** Orderly: wait before messages the listener suspended are consumed again. */
+  suspendCurrentQueueTimeMillis?: number;
+  /** Orderly: the locks of owned queues are renewed this often (rocketmq.client.rebalance.lockInterval). */
+  lockIntervalMs?: number;
+  /**
+   * Orderly: the client stops consuming a queue this long after the lock request that last renewed
+   * it was sent (rocketmq.client.rebalance.lockMaxLiveTime, 30 s); keep it below the broker's
+   * rebalanceLockMaxLiveTimeMs (60 s).
+   */
+  rebalanceLockMaxLiveTimeMs?: number;
   /** Wait before a pull that failed is tried again (pullTimeDelayMillsWhenException). */
   pullTimeDelayMsWhenException?: number;
   /** Wait before a message the broker would not take back is consumed again locally. */
@@ -86,7 +107,15 @@ export const PushConsumerDefaults = {
   brokerSuspendMaxTimeMs: BROKER_SUSPEND_MAX_TIME_MS,
   consumerTimeoutMsWhenSuspend: CONSUMER_TIMEOUT_MS_WHEN_SUSPEND,
   awaitTerminationMsWhenShutdown: 5000,
+  suspendCurrentQueueTimeMillis: 1000,
+  lockIntervalMs: 20_000,
+  rebalanceLockMaxLiveTimeMs: REBALANCE_LOCK_MAX_LIVE_TIME_MS,
 } as const;
+
+/** Orderly: how long a removal waits for the queue's consumption in progress before trying again next round. */
+const ORDERLY_REMOVE_WAIT_MS = 1_000;
+/** Orderly: longest wait before a queue whose lock was refused is tried again (RocketMQ pulls it again after 3 s). */
+const ORDERLY_LOCK_RETRY_MAX_MS = 3_000;
 
 /** Most topics one consumer subscribes to. */
 export const MAX_SUBSCRIPTIONS = 1024;
@@ -100,10 +129,12 @@ export class PushConsumer implements ConsumerInner {
   private readonly o: Required<Omit<PushConsumerOptions, keyof ClientConfig | 'consumeTimestamp' | 'offsetStoreDir'>> & { offsetStoreDir: string };
   private readonly subscriptions = new Map<string, SubscriptionData>();
   private listener: MessageListenerConcurrently | undefined;
+  private orderlyListener: MessageListenerOrderly | undefined;
+  private readonly maxReconsumeTimesOption: number | undefined;
   private instance: MQClientInstance | undefined;
   private rebalance: RebalanceImpl | undefined;
   private pullApi: PullAPIWrapper | undefined;
-  private consumeService: ConsumeMessageConcurrentlyService | undefined;
+  private consumeService: ConsumeMessageConcurrentlyService | ConsumeMessageOrderlyService | undefined;
   private offsetStoreImpl: OffsetStore | undefined;
   private readonly pullLoops = new Map<string, Promise<void>>();
   private readonly stopping = new AbortController();
@@ -136,13 +167,20 @@ export class PushConsumer implements ConsumerInner {
       consumerTimeoutMsWhenSuspend: options.consumerTimeoutMsWhenSuspend ?? d.consumerTimeoutMsWhenSuspend,
       offsetStoreDir: options.offsetStoreDir ?? DEFAULT_LOCAL_OFFSET_DIR,
       awaitTerminationMsWhenShutdown: options.awaitTerminationMsWhenShutdown ?? d.awaitTerminationMsWhenShutdown,
+      suspendCurrentQueueTimeMillis: options.suspendCurrentQueueTimeMillis ?? d.suspendCurrentQueueTimeMillis,
+      lockIntervalMs: options.lockIntervalMs ?? d.lockIntervalMs,
+      rebalanceLockMaxLiveTimeMs: options.rebalanceLockMaxLiveTimeMs ?? d.rebalanceLockMaxLiveTimeMs,
     };
+    this.maxReconsumeTimesOption = options.maxReconsumeTimes;
     const o = this.o;
     if (!Number.isInteger(o.pullBatchSize) || o.pullBatchSize < 1 || o.pullBatchSize > MAX_PULL_BATCH_SIZE) throw new RangeError(`pullBatchSize must be 1..${MAX_PULL_BATCH_SIZE}`);
     if (!Number.isInteger(o.consumeMessageBatchMaxSize) || o.consumeMessageBatchMaxSize < 1 || o.consumeMessageBatchMaxSize > 1024) throw new RangeError('consumeMessageBatchMaxSize must be 1..1024');
     if (!Number.isInteger(o.pullThresholdForQueue) || o.pullThresholdForQueue < 1 || o.pullThresholdForQueue > 65535) throw new RangeError('pullThresholdForQueue must be 1..65535');
     if (!Number.isInteger(o.consumeConcurrency) || o.consumeConcurrency < 1 || o.consumeConcurrency > 1000) throw new RangeError('consumeConcurrency must be 1..1000');
     if (o.consumerTimeoutMsWhenSuspend <= o.brokerSuspendMaxTimeMs) throw new RangeError('consumerTimeoutMsWhenSuspend must be longer than brokerSuspendMaxTimeMs');
+    for (const key of ['suspendCurrentQueueTimeMillis', 'lockIntervalMs', 'rebalanceLockMaxLiveTimeMs'] as const) {
+      if (!Number.isInteger(o[key]) || o[key] < 1 || o[key] > 86_400_000) throw new RangeError(`${key} must be an integer from 1 to 86400000`);
+    }
   }
 
   get clientId(): string | undefined {
@@ -154,11 +192,14 @@ export class PushConsumer implements ConsumerInner {
     return this.offsetStoreImpl;
   }
 
-  /** Subscribes to a topic with "*" or "TagA || TagB". Allowed before and after start. */
-  subscribe(topic: string, subExpression = '*'): void {
+  /**
+   * Subscribes to a topic with "*", "TagA || TagB" or a MessageSelector (bySql needs the brokers'
+   * enablePropertyFilter; start() checks that with each master). Allowed before and after start.
+   */
+  subscribe(topic: string, subExpression: string | MessageSelector = '*'): void {
     if (this.state === 'shutdown') throw new MQClientError('the consumer is shut down');
     if (!this.subscriptions.has(topic) && this.subscriptions.size >= MAX_SUBSCRIPTIONS) throw new MQClientError(`more than ${MAX_SUBSCRIPTIONS} subscriptions`);
-    const sub = buildSubscriptionData(topic, subExpression);
+    const sub = subscriptionOf(topic, subExpression);
     this.subscriptions.set(topic, sub);
     if (this.rebalance) this.rebalance.subscriptionInner.set(topic, sub);
     if (this.state === 'running') void this.afterSubscriptionChanged([topic]);
@@ -172,11 +213,27 @@ export class PushConsumer implements ConsumerInner {
   registerMessageListener(listener: MessageListenerConcurrently): void {
     if (this.state !== 'created') throw new MQClientError('register the listener before start()');
     this.listener = listener;
+    this.orderlyListener = undefined;
+  }
+
+  /**
+   * Consumes orderly (MessageListenerOrderly): each queue's messages in offset order, one call at a
+   * time per queue, while this client holds the queue's lock. Replaces a listener registered before.
+   */
+  registerMessageListenerOrderly(listener: MessageListenerOrderly): void {
+    if (this.state !== 'created') throw new MQClientError('register the listener before start()');
+    this.orderlyListener = listener;
+    this.listener = undefined;
+  }
+
+  /** True when an orderly listener is registered. */
+  get consumeOrderly(): boolean {
+    return this.orderlyListener !== undefined;
   }
 
   async start(): Promise<void> {
     if (this.state !== 'created') throw new MQClientError(`the consumer is ${this.state === 'running' ? 'already running' : 'shut down'}`);
-    if (this.listener === undefined) throw new MQClientError('messageListener is null; call registerMessageListener() before start()');
+    if (this.listener === undefined && this.orderlyListener === undefined) throw new MQClientError('messageListener is null; call registerMessageListener() before start()');
     if (this.subscriptions.size === 0) throw new MQClientError('no subscription; call subscribe() before start()');
     if (this.messageModel === 'CLUSTERING') {
       const retry = retryTopicOf(this.groupName);
@@ -200,10 +257,12 @@ export class PushConsumer implements ConsumerInner {
         : new LocalFileOffsetStore(instance.clientId, this.groupName, logger, this.o.offsetStoreDir);
     await this.offsetStoreImpl.load();
     this.pullApi = new PullAPIWrapper(instance, instance.api, this.groupName, logger);
-    this.consumeService = new ConsumeMessageConcurrentlyService({
+    const orderly = this.orderlyListener;
+    if (orderly !== undefined) this.consumeService = this.createOrderlyService(orderly);
+    else this.consumeService = new ConsumeMessageConcurrentlyService({
       consumerGroup: this.groupName,
       messageModel: this.messageModel,
-      listener: this.listener,
+      listener: this.listener!,
       consumeConcurrency: this.o.consumeConcurrency,
       consumeMessageBatchMaxSize: this.o.consumeMessageBatchMaxSize,
       localRetryDelayMs: this.o.localRetryDelayMs,
@@ -214,12 +273,19 @@ export class PushConsumer implements ConsumerInner {
     this.rebalance = new RebalanceImpl(this.groupName, this.messageModel, this.o.allocateMessageQueueStrategy, instance, {
       computePullFromWhere: (mq) => this.computePullFromWhere(mq),
       onQueueAdded: (mq, pq, nextOffset) => this.startPullLoop(mq, pq, nextOffset),
-      onQueueRemoved: (mq, pq) => this.removeUnnecessaryMessageQueue(mq, pq),
+      onQueueRemoved: (mq, pq) => (orderly !== undefined ? this.removeOrderlyMessageQueue(mq, pq) : this.removeUnnecessaryMessageQueue(mq, pq)),
       dropPullExpired: true,
+      ...(orderly !== undefined ? { queueLocks: this.queueLockService(instance) } : {}),
     }, logger);
     for (const [topic, sub] of this.subscriptions) this.rebalance.subscriptionInner.set(topic, sub);
+    // SQL92 subscriptions: every master must accept them (CHECK_CLIENT_CONFIG), or start() fails.
+    await checkClientConfigOrLeave(instance, this.groupName, this.subscriptions.values()).catch((error: unknown) => {
+      this.state = 'shutdown';
+      throw error;
+    });
     this.state = 'running';
     instance.start();
+    if (this.consumeService instanceof ConsumeMessageOrderlyService) this.consumeService.start(); // lock renewals
     await this.afterSubscriptionChanged([...this.subscriptions.keys()]);
   }
 
@@ -241,6 +307,9 @@ export class PushConsumer implements ConsumerInner {
     const entries = this.rebalance!.dropAll();
     await this.consumeService!.shutdown(this.o.awaitTerminationMsWhenShutdown);
     await this.offsetStoreImpl!.persistAll(entries.map((e) => e.mq), { oneway: false });
+    // Orderly: offsets are committed, so the next owners may take the queues now (a queue whose
+    // listener call outlived the wait keeps its lock until the broker expires it).
+    if (this.consumeOrderly) await this.rebalance!.unlock(entries.filter((e) => !e.pq.consumeLock.isLocked).map((e) => e.mq), false);
     await this.instance!.unregisterConsumer(this.groupName);
     // Pull loops end when their pull returns (closing the connection fails it at once when the
     // instance shut down; a shared instance answers within consumerTimeoutMsWhenSuspend).
@@ -276,7 +345,8 @@ export class PushConsumer implements ConsumerInner {
 
   async persistConsumerOffset(): Promise<void> {
     if (this.state !== 'running') return;
-    await this.offsetStoreImpl!.persistAll(this.rebalance!.ownedQueues());
+    // Queues being given away count too: their removal commits their offset a moment later.
+    await this.offsetStoreImpl!.persistAll(this.rebalance!.offsetQueues());
   }
 
   /** Queues this consumer owns now. */
@@ -308,6 +378,88 @@ export class PushConsumer implements ConsumerInner {
     this.pullApi?.forget(mq);
   }
 
+  // --- orderly -------------------------------------------------------------------------------------
+
+  private get orderlyLockRetryDelayMs(): number {
+    return Math.min(ORDERLY_LOCK_RETRY_MAX_MS, this.o.lockIntervalMs);
+  }
+
+  private createOrderlyService(listener: MessageListenerOrderly): ConsumeMessageOrderlyService {
+    return new ConsumeMessageOrderlyService({
+      consumerGroup: this.groupName,
+      messageModel: this.messageModel,
+      listener,
+      consumeConcurrency: this.o.consumeConcurrency,
+      consumeMessageBatchMaxSize: this.o.consumeMessageBatchMaxSize,
+      suspendCurrentQueueTimeMillis: this.o.suspendCurrentQueueTimeMillis,
+      maxReconsumeTimes: this.maxReconsumeTimesOption ?? ORDERLY_MAX_RECONSUME_TIMES,
+      lockIntervalMs: this.o.lockIntervalMs,
+      rebalanceLockMaxLiveTimeMs: this.o.rebalanceLockMaxLiveTimeMs,
+      lockRetryDelayMs: this.orderlyLockRetryDelayMs,
+      sendMessageBack: (msg) => this.sendMessageBackToDeadLetter(msg),
+      // Not increase-only (ConsumeMessageOrderlyService.processConsumeResult): the offset is the one
+      // after what this client consumed, in order.
+      updateOffset: (mq, offset) => this.offsetStoreImpl!.updateOffset(mq, offset, false),
+      lockOne: (mq) => this.rebalance!.lock(mq),
+      lockAll: () => this.rebalance!.lockAll(),
+      logger: this.config.logger,
+    });
+  }
+
+  /** LOCK_BATCH_MQ / UNLOCK_BATCH_MQ at the master of a broker (RebalanceImpl.lock: masters only). */
+  private queueLockService(instance: MQClientInstance): QueueLockService {
+    const master = async (brokerName: string, mqs: MessageQueue[]): Promise<string> => {
+      let found = instance.findBrokerAddressInSubscribe(brokerName, MASTER_ID, true);
+      if (found === undefined && mqs[0] !== undefined) {
+        await instance.updateTopicRoute(mqs[0].topic);
+        found = instance.findBrokerAddressInSubscribe(brokerName, MASTER_ID, true);
+      }
+      if (found === undefined) throw new MQClientError(`no master of broker ${brokerName} to lock queues on`);
+      return found.brokerAddr;
+    };
+    return {
+      lockBatch: async (brokerName, mqs) => instance.api.lockBatchMQ(await master(brokerName, mqs), this.groupName, instance.clientId, mqs),
+      unlockBatch: async (brokerName, mqs, oneway) => instance.api.unlockBatchMQ(await master(brokerName, mqs), this.groupName, instance.clientId, mqs, oneway),
+    };
+  }
+
+  /**
+   * A queue given away (orderly): waits for the listener call in progress on it (bounded; false
+   * means "try again next round"), commits its offset, then unlocks it so the next owner can take
+   * it from that offset. The consume lock is held throughout, so no call starts meanwhile.
+   */
+  private async removeOrderlyMessageQueue(mq: MessageQueue, pq: ProcessQueue): Promise<boolean> {
+    const release = await pq.consumeLock.tryAcquire(ORDERLY_REMOVE_WAIT_MS);
+    if (release === undefined) {
+      this.config.logger.warn(`${formatMessageQueue(mq)} is being consumed; it is given away after that call (next rebalance)`);
+      return false;
+    }
+    try {
+      await this.removeUnnecessaryMessageQueue(mq, pq);
+      await this.rebalance!.unlock([mq], false);
+    } finally {
+      release();
+    }
+    return true;
+  }
+
+  /**
+   * Orderly, past maxReconsumeTimes: the message goes to %DLQ%<group>. The broker only knows the
+   * stored reconsumeTimes (suspends are counted here), so the send-back asks for the DLQ directly
+   * (delay level -1).
+   */
+  private async sendMessageBackToDeadLetter(msg: MessageExt): Promise<boolean> {
+    const instance = this.instance!;
+    const addr = instance.findBrokerAddressInPublish(msg.brokerName) ?? msg.storeHost;
+    try {
+      await instance.api.consumerSendMessageBack(addr, msg, this.groupName, -1, this.maxReconsumeTimesOption ?? ORDERLY_MAX_RECONSUME_TIMES);
+      return true;
+    } catch (error) {
+      this.config.logger.warn(`sendMessageBack of ${msg.msgId} to ${addr} failed: ${errorText(error)}; it stays in its queue (suspended)`);
+      return false;
+    }
+  }
+
   private startPullLoop(mq: MessageQueue, pq: ProcessQueue, nextOffset: number): void {
     const key = mqKey(mq);
     const previous = this.pullLoops.get(key) ?? Promise.resolve();
@@ -336,7 +488,25 @@ export class PushConsumer implements ConsumerInner {
     let nextOffset = startOffset;
     while (!pq.dropped && !signal.aborted) {
       pq.lastPullTimestampMs = Date.now();
-      if (pq.msgCount > o.pullThresholdForQueue || pq.msgSizeBytes > thresholdBytes || pq.maxSpan() > o.consumeConcurrentlyMaxSpan) {
+      if (this.rebalance!.locking) {
+        // Orderly: pull only while this client holds the queue's lock. A queue locked here for the
+        // first time starts where its previous owner committed (read after the lock is ours).
+        if (!pq.locked || pq.isLockExpired(Date.now(), o.rebalanceLockMaxLiveTimeMs)) {
+          if (!(await this.rebalance!.lock(mq))) {
+            await sleep(this.orderlyLockRetryDelayMs, signal);
+            continue;
+          }
+        }
+        if (nextOffset < 0) {
+          nextOffset = await this.computePullFromWhere(mq);
+          if (nextOffset < 0) {
+            await sleep(o.pullTimeDelayMsWhenException, signal);
+            continue;
+          }
+        }
+        if (pq.dropped || signal.aborted) break;
+      }
+      if (pq.msgCount > o.pullThresholdForQueue || pq.msgSizeBytes > thresholdBytes || (!this.consumeOrderly && pq.maxSpan() > o.consumeConcurrentlyMaxSpan)) {
         await sleep(PushConsumerDefaults.pullTimeDelayMsWhenFlowControl, signal);
         continue;
       }

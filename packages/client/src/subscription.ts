@@ -1,6 +1,7 @@
 // Tag subscriptions (FilterAPI.buildSubscriptionData, facts §7.6): "*" takes everything; "A || B"
 // is split on "||" and trimmed, each tag's Java String hash goes into codeSet for the broker's
 // consume-queue filter, and the client re-checks the TAGS property because hashes can collide.
+// SQL92 subscriptions (MessageSelector.bySql) keep the expression whole: only the broker filters.
 import { javaStringHash } from '@orbit/common/java-hash';
 
 export const SUB_ALL = '*';
@@ -21,6 +22,7 @@ export interface SubscriptionData {
 export const MAX_SUB_EXPRESSION_CHARS = 4096;
 
 export function buildSubscriptionData(topic: string, subString: string | undefined, expressionType: ExpressionType = 'TAG', nowMs: number = Date.now()): SubscriptionData {
+  if (expressionType === 'SQL92' && (subString === undefined || subString.trim() === '')) throw new RangeError("Expression can't be null! SQL92");
   const text = subString === undefined || subString.trim() === '' ? SUB_ALL : subString.trim();
   if (text.length > MAX_SUB_EXPRESSION_CHARS) throw new RangeError(`subscription expression is longer than ${MAX_SUB_EXPRESSION_CHARS} characters`);
   const data: SubscriptionData = { topic, subString: text, tagsSet: [], codeSet: [], subVersion: nowMs, expressionType, classFilterMode: false };

@@ -15,3 +15,4 @@ export * from './perm.js';
 export * from './topic-names.js';
 export * from './uniq-key.js';
 export * from './route-types.js';
+export * from './seeded-random.js';

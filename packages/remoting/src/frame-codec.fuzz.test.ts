@@ -13,45 +13,18 @@ import { createRequest, createResponse, type RemotingCommand } from './remoting-
 import { RemotingClient } from './remoting-client.js';
 import { FrameError } from './remoting-errors.js';
 import { RemotingServer } from './remoting-server.js';
+import { SeededRandom } from '@orbit/common/seeded-random';
 
 const DECODER_CASES = 120_000;
 const LIVE_BATCHES = 120;
 const FRAMES_PER_BATCH = 40;
 const BATCH_TIMEOUT_MS = 3_000;
 
-class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed | 0 || 1;
-  }
-  next(): number {
-    let s = this.s;
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    this.s = s;
-    return (s >>> 0) / 0x1_0000_0000;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  bytes(n: number): Buffer {
-    const out = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) out[i] = this.int(256);
-    return out;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
-}
 
 const STRINGS = ['', 'TopicTest', 'a', '0', '-1', 'true', 'é中\u0001\u0002', '"quoted"', '\\', '{}', 'x'.repeat(300)];
 const INTS = [0, 1, -1, 7, 310, 32767, -32768, 2147483647, -2147483648, 200050];
 
-function randomCommand(rng: Rng): RemotingCommand {
+function randomCommand(rng: SeededRandom): RemotingCommand {
   const extFields: Record<string, string> = {};
   const fieldCount = rng.int(6);
   for (let i = 0; i < fieldCount; i++) extFields[rng.pick(STRINGS) + i] = rng.pick(STRINGS);
@@ -68,7 +41,7 @@ function randomCommand(rng: Rng): RemotingCommand {
   return cmd;
 }
 
-function validFrame(rng: Rng): Buffer {
+function validFrame(rng: SeededRandom): Buffer {
   const cmd = randomCommand(rng);
   const binary = rng.chance(0.3) && cmd.code >= -32768 && cmd.code <= 32767;
   return encodeFrameBuffer(cmd, { serializeType: binary ? SerializeType.ROCKETMQ : SerializeType.JSON });
@@ -95,7 +68,7 @@ const JSON_HEADERS = [
 /** Mutations 7 and 8 damage only the header and keep the framing intact. */
 const FRAMING_SAFE_MUTATIONS = [7, 8];
 
-function mutated(rng: Rng, mutation: number = rng.int(11)): Buffer {
+function mutated(rng: SeededRandom, mutation: number = rng.int(11)): Buffer {
   const base = validFrame(rng);
   switch (mutation) {
     case 0: {
@@ -158,7 +131,7 @@ function mutated(rng: Rng, mutation: number = rng.int(11)): Buffer {
 type Outcome = 'decoded' | 'nonFatal' | 'fatal';
 
 /** Feeds bytes in random chunks; returns how it ended. Bounded: each loop turn consumes input. */
-function runDecoder(rng: Rng, bytes: Buffer, maxFrameBytes: number, decoded: RemotingCommand[]): Outcome[] {
+function runDecoder(rng: SeededRandom, bytes: Buffer, maxFrameBytes: number, decoded: RemotingCommand[]): Outcome[] {
   const decoder = new FrameDecoder({ maxFrameBytes });
   const outcomes: Outcome[] = [];
   let pos = 0;
@@ -191,7 +164,7 @@ function runDecoder(rng: Rng, bytes: Buffer, maxFrameBytes: number, decoded: Rem
 }
 
 test(`fuzz: ${DECODER_CASES} random and mutated frames through FrameDecoder`, () => {
-  const rng = new Rng(0x5eed1234);
+  const rng = new SeededRandom(0x5eed1234);
   const counts = { decoded: 0, nonFatal: 0, fatal: 0 };
   const started = Date.now();
   let roundTrips = 0;
@@ -221,7 +194,7 @@ test(`fuzz: ${LIVE_BATCHES} batches of mutated frames against a live server, one
   server.setDefaultProcessor((req) => (req.code % 2 === 0 ? createResponse(req) : null));
   const { port } = await server.listen();
   const addr = `127.0.0.1:${port}`;
-  const rng = new Rng(0xfa11);
+  const rng = new SeededRandom(0xfa11);
   let closedByServer = 0;
   let probesAnswered = 0;
   try {

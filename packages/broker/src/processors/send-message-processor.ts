@@ -27,6 +27,7 @@ import type { BrokerContext } from '../broker-context.js';
 import { isSentCode, putStatusToCode } from '../put-status.js';
 import { toScheduleMessage } from '../schedule/schedule-message.js';
 import { deadLetterIfExhausted } from './consumer-send-msg-back-processor.js';
+import { isTransactionPrepare, toHalfMessage } from '../transaction/half-message.js';
 
 interface SendHeader {
   producerGroup: string;
@@ -121,7 +122,11 @@ export class SendMessageProcessor {
       if (exhausted && 'error' in exhausted) return exhausted.error;
       if (exhausted) msg = { ...msg, ...exhausted.deadLetter, properties: withoutDelay(msg.properties) };
     }
-    msg = toScheduleMessage(msg, this.delayLevelCount);
+    // A transaction's prepare is stored as a half message, and never delayed (transaction/half-message.ts).
+    if (isTransactionPrepare(properties, header.sysFlag, header.reconsumeTimes)) {
+      if (ctx.config.rejectTransactionMessage) return fail(req, ResponseCode.NO_PERMISSION, `the broker[${ctx.config.brokerName}] sending transaction message is forbidden`);
+      msg = toHalfMessage(msg);
+    } else msg = toScheduleMessage(msg, this.delayLevelCount);
     const waitStoreOk = findProperty(properties, PropertyKey.WAIT) !== 'false';
     let result: PutResult;
     try {

@@ -9,12 +9,14 @@ import {
   MQBrokerError,
   MQClientError,
   parseNamesrvAddr,
+  parseQueueKeyedTable,
   processPullResponse,
   silentLogger,
   type ClusterInfo,
   type MessageExt,
   type MessageQueue,
   type PullResult,
+  type QueueEntry,
   type TopicRouteData,
 } from '@orbit/client';
 import { parsePropertiesFile, RequestCode, ResponseCode } from '@orbit/common';
@@ -35,10 +37,7 @@ export interface OffsetWrapper {
   lastTimestamp: number;
 }
 
-export interface QueueEntry<T> {
-  mq: MessageQueue;
-  value: T;
-}
+export { parseQueueKeyedTable, type QueueEntry };
 
 export interface ConsumeStats {
   consumeTps: number;
@@ -85,25 +84,6 @@ export const ORDER_TOPIC_CONFIG_NAMESPACE = 'ORDER_TOPIC_CONFIG';
 
 const num = (v: unknown, fallback = 0): number => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : fallback);
 
-/** A body keyed by MessageQueue objects (fastjson writes the object itself as the key, facts §1.5). */
-export function parseQueueKeyedTable(table: unknown): QueueEntry<Record<string, unknown>>[] {
-  if (table === null || typeof table !== 'object' || Array.isArray(table)) return [];
-  const out: QueueEntry<Record<string, unknown>>[] = [];
-  for (const [key, value] of Object.entries(table as Record<string, unknown>)) {
-    let mq: unknown;
-    try {
-      mq = parseLenientJson(key);
-    } catch {
-      continue;
-    }
-    if (mq === null || typeof mq !== 'object' || Array.isArray(mq)) continue;
-    const m = mq as Record<string, unknown>;
-    if (typeof m.topic !== 'string' || typeof m.brokerName !== 'string') continue;
-    const v = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : { value };
-    out.push({ mq: { topic: m.topic, brokerName: m.brokerName, queueId: num(m.queueId) }, value: v });
-  }
-  return out;
-}
 
 function jsonBody(response: RemotingCommand): JsonValue {
   const text = response.body?.toString('utf8') ?? '';

@@ -1,7 +1,7 @@
 // bin/mqadmin as a real process against a live NameServer and two in-process brokers on 127.0.0.1:
 // every command runs, and the tests check its output, its exit code and the state it leaves behind
-// (routes, topic and group configs on the brokers, committed offsets). A scripted broker covers the
-// requests Orbit's broker does not answer yet (INVOKE_BROKER_TO_RESET_OFFSET).
+// (routes, topic and group configs on the brokers, committed offsets). A scripted broker shows what
+// goes on the wire for requests whose answers Orbit's brokers cannot be made to vary.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
@@ -347,12 +347,13 @@ test('consumerProgress and consumerConnection show a live consumer; resetOffsetB
     await consumer.shutdown();
   }
 
-  // Offline group: the broker has no INVOKE_BROKER_TO_RESET_OFFSET yet, so mqadmin resets client side.
+  // Offline group: the brokers answer INVOKE_BROKER_TO_RESET_OFFSET with CONSUMER_NOT_ONLINE, so
+  // mqadmin resets client side (RocketMQ's resetOffsetByTimestampOld).
   const toStart = await mqadmin(['resetOffsetByTime', '-g', 'adm-cg', '-t', 'AdmCons', '-s', '0']);
   const startOut = ok(toStart, 'resetOffsetByTime -s 0');
   assert.match(startOut, /^reset consumer offset by specified consumerGroup\[adm-cg\], topic\[AdmCons\], force\[true\], timestamp\(string\)\[0\], timestamp\(long\)\[0\]\n#brokerName\s+#queueId\s+#brokerOffset\s+#consumerOffset\s+#timestampOffset\s+#resetOffset$/m);
   assert.is(startOut.split('\n').filter((l) => /^broker-[ab]\s+\d\s+\d+\s+\d+\s+0\s+0$/.test(l)).length, 4, startOut);
-  assert.match(toStart.stderr, /does not support INVOKE_BROKER_TO_RESET_OFFSET\(222\); resetting its queues client side/);
+  assert.not.match(toStart.stderr, /does not support/);
   for (const b of [brokerA, brokerB]) for (const q of [0, 1]) assert.is(committed(b, 'adm-cg', 'AdmCons', q), 0, `${b.addr} q${q}`);
 
   const toNow = okJson(await mqadmin(['resetOffsetByTime', '-g', 'adm-cg', '-t', 'AdmCons', '-s', 'now', '--json']), 'resetOffsetByTime -s now');
@@ -368,6 +369,47 @@ test('consumerProgress and consumerConnection show a live consumer; resetOffsetB
   const offline = await mqadmin(['consumerConnection', '-g', 'no-such-group']);
   assert.is(offline.code, 1);
   assert.match(offline.stderr, /not online.*CONSUMER_NOT_ONLINE/);
+});
+
+test('resetOffsetByTime with the consumer online: the brokers reset and tell it (RESET_CONSUMER_CLIENT_OFFSET), and it consumes again from there', async () => {
+  await createTopic('AdmReset', 2);
+  const producer = new Producer({ ...fastClient(), producerGroup: 'adm-reset-pg' });
+  await producer.start();
+  for (let i = 0; i < 6; i++) await producer.send({ topic: 'AdmReset', body: `old${i}` });
+  await new Promise((r) => setTimeout(r, 30));
+  const resetTo = Date.now();
+  await new Promise((r) => setTimeout(r, 30));
+  for (let i = 0; i < 6; i++) await producer.send({ topic: 'AdmReset', body: `new${i}` });
+  await producer.shutdown();
+  const total = () => [brokerA, brokerB].reduce((s, b) => s + [0, 1].reduce((t, q) => t + Math.max(0, committed(b, 'adm-reset', 'AdmReset', q)), 0), 0);
+
+  const consumer = new PushConsumer({ ...fastClient(), consumerGroup: 'adm-reset', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', brokerSuspendMaxTimeMs: 1_000, consumerTimeoutMsWhenSuspend: 3_000 });
+  consumer.subscribe('AdmReset', '*');
+  const deliveries: string[] = [];
+  consumer.registerMessageListener(async (msgs: MessageExt[]) => {
+    for (const m of msgs) deliveries.push(m.body.toString());
+    return 'CONSUME_SUCCESS' as const;
+  });
+  await consumer.start();
+  try {
+    await until('12 messages consumed and committed', () => deliveries.length === 12 && total() === 12, 15_000);
+    const reset = okJson(await mqadmin(['resetOffsetByTime', '-g', 'adm-reset', '-t', 'AdmReset', '-s', String(resetTo), '--json']), 'resetOffsetByTime online');
+    // Every queue reset by its broker (none client side), each to the first message stored at or after resetTo.
+    assert.is(reset.clientReset.length, 0, JSON.stringify(reset));
+    assert.is(reset.brokerReset.length, 4, JSON.stringify(reset));
+    for (const r of reset.brokerReset) {
+      const b = r.brokerName === 'broker-a' ? brokerA : brokerB;
+      assert.is(r.offset, b.broker.ctx.store.getOffsetInQueueByTime('AdmReset', r.queueId, resetTo), JSON.stringify(r));
+    }
+    // The online consumer drops what it had and consumes the six newer messages again, nothing older.
+    await until('the six newer messages consumed a second time', () => deliveries.length >= 18, 15_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const again = deliveries.slice(12).sort();
+    assert.equal(again, ['new0', 'new1', 'new2', 'new3', 'new4', 'new5'], deliveries.join(','));
+    await until('offsets committed back to the end', () => total() === 12, 10_000);
+  } finally {
+    await consumer.shutdown();
+  }
 });
 
 test('deleteTopic removes the topic from every master and the NameServer', async () => {

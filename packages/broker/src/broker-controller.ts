@@ -17,6 +17,7 @@ import { ConsumerManageProcessor } from './processors/consumer-manage-processor.
 import { ConsumerSendMsgBackProcessor } from './processors/consumer-send-msg-back-processor.js';
 import { LockProcessor } from './processors/lock-processor.js';
 import { PullMessageProcessor } from './processors/pull-message-processor.js';
+import { ResetOffsetProcessor } from './processors/reset-offset-processor.js';
 import { SendMessageProcessor } from './processors/send-message-processor.js';
 import { PullRequestHoldService } from './pull-request-hold-service.js';
 import { RebalanceLockManager } from './rebalance-lock-manager.js';
@@ -160,6 +161,8 @@ export class BrokerController {
     server.registerProcessor(RequestCode.GET_BROKER_CONFIG, (req) => brokerConfig.get(req));
     server.registerProcessor(RequestCode.UPDATE_BROKER_CONFIG, (req) => brokerConfig.update(req));
     server.registerProcessor(RequestCode.GET_ALL_CONSUMER_OFFSET, (req) => admin.allConsumerOffsets(req));
+    const resetOffset = new ResetOffsetProcessor(ctx);
+    server.registerProcessor(RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, (req) => resetOffset.process(req));
     server.registerProcessor(RequestCode.PULL_MESSAGE, (req, conn) => pull.process(req, conn));
     server.registerProcessor(RequestCode.LITE_PULL_MESSAGE, (req, conn) => pull.process(req, conn));
     server.registerProcessor(RequestCode.HEART_BEAT, (req, conn) => clientManage.heartbeat(req, conn));

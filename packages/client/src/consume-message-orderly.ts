@@ -225,7 +225,7 @@ export class ConsumeMessageOrderlyService {
       }
     }
     const offset = pq.commit();
-    if (offset >= 0) this.options.updateOffset(mq, offset);
+    if (offset >= 0 && !pq.offsetReset) this.options.updateOffset(mq, offset);
     return true;
   }
 

@@ -40,3 +40,4 @@ export { PushConsumer, PushConsumerDefaults, MAX_SUBSCRIPTIONS, type PushConsume
 export { LitePullConsumer, LitePullConsumerDefaults, type LitePullConsumerOptions } from './lite-pull-consumer.js';
 export { AdminClient, TopicConfigDefaults, type AdminClientOptions, type TopicConfigInput } from './admin-client.js';
 export { AUTO_CREATE_TOPIC_KEY, DEFAULT_TOPIC_QUEUE_NUMS, retryTopicOf, isRetryTopic } from './names.js';
+export * from './queue-keyed-table.js';

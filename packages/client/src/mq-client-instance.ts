@@ -5,7 +5,8 @@
 // when the last of them leaves.
 import { RequestCode } from '@orbit/common/request-code';
 import { AUTO_CREATE_TOPIC_KEY, isRetryTopic } from './names.js';
-import { RemotingClient, type RemotingCommand, type RemotingConnection } from '@orbit/remoting';
+import { parseLenientJson, RemotingClient, type RemotingCommand, type RemotingConnection } from '@orbit/remoting';
+import { parseQueueKeyedTable } from './queue-keyed-table.js';
 import { PropertyKey } from '@orbit/common/message-const';
 import { decodeStoredRecord } from '@orbit/common/message-record';
 import { errorText, PeriodicTask, sleep, Wakeup } from './async-util.js';
@@ -39,6 +40,8 @@ export interface ConsumerInner {
   updateTopicSubscribeInfo(topic: string, mqs: MessageQueue[]): void;
   doRebalance(): Promise<void>;
   persistConsumerOffset(): Promise<void>;
+  /** RESET_CONSUMER_CLIENT_OFFSET: start the topic's queues again from these offsets. */
+  resetOffset?(topic: string, offsets: readonly { mq: MessageQueue; offset: number }[]): Promise<void>;
 }
 
 export interface FindBrokerResult {
@@ -98,11 +101,39 @@ export class MQClientInstance {
       this.rebalanceImmediately();
       return null;
     });
+    // Broker → consumer: an operator reset the group's offsets (mqadmin resetOffsetByTime). Oneway.
+    this.remoting.registerProcessor(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, (request, conn) => {
+      this.resetOffset(request, conn);
+      return null;
+    });
     // Broker → producer: what became of a half message's local transaction (facts §7.8). Oneway.
     this.remoting.registerProcessor(RequestCode.CHECK_TRANSACTION_STATE, (request, conn) => {
       this.checkTransactionState(request, conn);
       return null;
     });
+  }
+
+  /** ClientRemotingProcessor.resetOffset: the body is ResetOffsetBody, `{"offsetTable":{<mq>:<offset>,…}}`. */
+  private resetOffset(request: RemotingCommand, conn: RemotingConnection): void {
+    const group = request.extFields.group;
+    const topic = request.extFields.topic;
+    const consumer = group === undefined ? undefined : this.consumers.get(group);
+    if (topic === undefined || consumer?.resetOffset === undefined) {
+      this.config.logger.warn(`RESET_CONSUMER_CLIENT_OFFSET from ${conn.remoteAddress} for group ${group ?? '(none)'}: no consumer here that can reset`);
+      return;
+    }
+    let offsets: { mq: MessageQueue; offset: number }[];
+    try {
+      const body = parseLenientJson(request.body?.toString('utf8') ?? '') as { offsetTable?: unknown } | null;
+      offsets = parseQueueKeyedTable(body?.offsetTable)
+        .map(({ mq, value }) => ({ mq, offset: Number(value.value) }))
+        .filter((e) => e.mq.topic === topic && Number.isSafeInteger(e.offset) && e.offset >= 0);
+    } catch (error) {
+      this.config.logger.warn(`RESET_CONSUMER_CLIENT_OFFSET from ${conn.remoteAddress} has a bad body: ${errorText(error)}`);
+      return;
+    }
+    this.config.logger.info(`reset offsets of ${group} on ${topic} (${offsets.length} queues), asked by ${conn.remoteAddress}`);
+    consumer.resetOffset(topic, offsets).catch((error: unknown) => this.config.logger.warn(`reset offsets of ${group} on ${topic} failed: ${errorText(error)}`));
   }
 
   /** ClientRemotingProcessor.checkTransactionState: hands the check to the producer of the message's PGROUP. */

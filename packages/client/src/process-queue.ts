@@ -29,6 +29,8 @@ export class ProcessQueue {
   private bodyBytes = 0;
   /** Set when the queue is no longer ours (rebalance, shutdown, offset reset): its loop stops. */
   dropped = false;
+  /** Set when an operator reset the queue's offset: consumption still running must not commit over it. */
+  offsetReset = false;
   lastPullTimestampMs = Date.now();
   lastConsumeTimestampMs = Date.now();
   /** Orderly: this client holds the queue's lock on its broker (as of lastLockTimestampMs). */

@@ -349,6 +349,29 @@ export class PushConsumer implements ConsumerInner {
     await this.offsetStoreImpl!.persistAll(this.rebalance!.offsetQueues());
   }
 
+  /**
+   * An operator reset the group's offsets on `topic` (RESET_CONSUMER_CLIENT_OFFSET): the queues we
+   * own are forgotten (what was pulled is dropped, and calls still running commit nothing), the new
+   * offsets are stored and committed, and a rebalance takes the queues again from them. A queue's
+   * new pull loop starts once its old one has returned (a held pull answers within
+   * brokerSuspendMaxTimeMs).
+   */
+  async resetOffset(topic: string, offsets: readonly { mq: MessageQueue; offset: number }[]): Promise<void> {
+    if (this.state !== 'running') return;
+    const store = this.offsetStoreImpl!;
+    const mine = offsets.filter((e) => e.mq.topic === topic);
+    this.rebalance!.forget(mine.map((e) => e.mq));
+    for (const { mq, offset } of mine) store.updateOffset(mq, offset, false);
+    if (this.messageModel === 'BROADCASTING') {
+      // The local file holds every queue's offset; it is rewritten with the owned queues and these.
+      await store.persistAll([...this.rebalance!.offsetQueues(), ...mine.map((e) => e.mq)]);
+    } else {
+      // One queue at a time: persistAll would also forget the offsets of every queue not named.
+      await Promise.all(mine.map((e) => store.persist(e.mq, { oneway: false })));
+    }
+    await this.rebalance!.doRebalance();
+  }
+
   /** Queues this consumer owns now. */
   ownedQueues(): MessageQueue[] {
     return this.rebalance?.ownedQueues() ?? [];

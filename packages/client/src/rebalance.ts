@@ -311,6 +311,25 @@ export class RebalanceImpl {
     return [...this.processQueueTable.values(), ...this.pendingRemovals.values()].map((e) => e.mq);
   }
 
+  /**
+   * Forgets owned queues without the removal hook (an offset reset): they are marked dropped, so
+   * nothing still in flight moves their offsets, and the next round takes them again from the
+   * offsets the caller stored. Orderly locks stay held; the next round renews them.
+   */
+  forget(mqs: readonly MessageQueue[]): ProcessQueueEntry[] {
+    const out: ProcessQueueEntry[] = [];
+    for (const mq of mqs) {
+      const key = mqKey(mq);
+      const entry = this.processQueueTable.get(key);
+      if (entry === undefined) continue;
+      entry.pq.dropped = true;
+      entry.pq.offsetReset = true;
+      this.processQueueTable.delete(key);
+      out.push(entry);
+    }
+    return out;
+  }
+
   /** Marks every queue dropped (shutdown); returns them, those whose removal is pending included. */
   dropAll(): ProcessQueueEntry[] {
     const entries = [...this.processQueueTable.values(), ...this.pendingRemovals.values()];

@@ -311,12 +311,13 @@ test('consumerProgress and consumerConnection show a live consumer; resetOffsetB
   try {
     await until('10 messages consumed and committed', () => got.size === 10 && total() === 10, 15_000);
     await until('%RETRY%adm-cg route', async () => (await admin.api.getTopicRouteInfoFromNameServer('%RETRY%adm-cg')) !== undefined);
-    const [progress, progressJson, connection, groups, withIP] = await Promise.all([
+    const [progress, progressJson, connection, groups, withIP, topicsCluster] = await Promise.all([
       mqadmin(['consumerProgress', '-g', 'adm-cg', '-t', 'AdmCons']),
       mqadmin(['consumerProgress', '-g', 'adm-cg', '--json']),
       mqadmin(['consumerConnection', '-g', 'adm-cg']),
       mqadmin(['consumerProgress']),
       mqadmin(['consumerProgress', '-g', 'adm-cg', '-t', 'AdmCons', '-s', 'true']),
+      mqadmin(['topicList', '-c', '--json']),
     ]);
     const rows = ok(progress, 'consumerProgress -g -t').trim().split('\n');
     assert.match(rows[0]!, /^#Topic\s+#Broker Name\s+#QID\s+#Broker Offset\s+#Consumer Offset\s+#Diff\s+#Inflight\s+#LastTime$/);
@@ -338,10 +339,14 @@ test('consumerProgress and consumerConnection show a live consumer; resetOffsetB
     assert.match(conn, new RegExp(`^#ClientId\\s+#ClientAddr\\s+#Language\\s+#Version\\n${consumer.clientId!.replace(/[#.]/g, '\\$&')}\\s+127\\.0\\.0\\.1:\\d+\\s+JAVA\\s+V5_3_3$`, 'm'));
     assert.match(conn, /Below is subscription:\n#Topic\s+#SubExpression\n(.*\n)*AdmCons\s+\*$/m);
     assert.match(conn, /^ConsumeType: CONSUME_PASSIVELY\nMessageModel: CLUSTERING\nConsumeFromWhere: CONSUME_FROM_FIRST_OFFSET$/m);
-    // -s asks each client for its queues (GET_CONSUMER_RUNNING_INFO); a client that cannot say shows N/A
+    // -s asks each client for its queues (GET_CONSUMER_RUNNING_INFO, passed on by the broker)
     const ipRows = ok(withIP, 'consumerProgress -s true').trim().split('\n');
     assert.match(ipRows[0]!, /^#Topic\s+#Broker Name\s+#QID\s+#Broker Offset\s+#Consumer Offset\s+#Client IP\s+#Diff\s+#Inflight\s+#LastTime$/);
-    assert.is(ipRows.filter((l) => /^AdmCons\s+broker-[ab]\s+\d\s+\d+\s+\d+\s+(N\/A|[\d.]+)\s+0\s+0\s+/.test(l)).length, 4, ipRows.join('\n'));
+    const clientIP = consumer.clientId!.split('@')[0]!.replace(/\./g, '\\.');
+    assert.is(ipRows.filter((l) => new RegExp(`^AdmCons\\s+broker-[ab]\\s+\\d\\s+\\d+\\s+\\d+\\s+${clientIP}\\s+0\\s+0\\s+`).test(l)).length, 4, ipRows.join('\n'));
+    // -c names each topic's consumer groups (QUERY_TOPIC_CONSUME_BY_WHO)
+    const model = okJson(topicsCluster, 'topicList -c').clusterModel;
+    assert.ok(model.some((r: any) => r.topic === 'AdmCons' && r.consumerGroup === 'adm-cg' && r.clusterName === 'DefaultCluster'), JSON.stringify(model));
     assert.match(ok(groups, 'consumerProgress (all groups)'), /^#Group\s+#Count\s+#Version\s+#Type\s+#Model\s+#TPS\s+#Diff Total\n(.*\n)*adm-cg\s+1\s+V5_3_3\s+PUSH\s+CLUSTERING\s+0\s+0$/m);
   } finally {
     await consumer.shutdown();

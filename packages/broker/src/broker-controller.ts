@@ -18,6 +18,7 @@ import { ConsumerSendMsgBackProcessor } from './processors/consumer-send-msg-bac
 import { LockProcessor } from './processors/lock-processor.js';
 import { PullMessageProcessor } from './processors/pull-message-processor.js';
 import { ResetOffsetProcessor } from './processors/reset-offset-processor.js';
+import { ConsumerQueryProcessor } from './processors/consumer-query-processor.js';
 import { SendMessageProcessor } from './processors/send-message-processor.js';
 import { PullRequestHoldService } from './pull-request-hold-service.js';
 import { RebalanceLockManager } from './rebalance-lock-manager.js';
@@ -161,6 +162,9 @@ export class BrokerController {
     server.registerProcessor(RequestCode.GET_BROKER_CONFIG, (req) => brokerConfig.get(req));
     server.registerProcessor(RequestCode.UPDATE_BROKER_CONFIG, (req) => brokerConfig.update(req));
     server.registerProcessor(RequestCode.GET_ALL_CONSUMER_OFFSET, (req) => admin.allConsumerOffsets(req));
+    const consumerQuery = new ConsumerQueryProcessor(ctx);
+    server.registerProcessor(RequestCode.QUERY_TOPIC_CONSUME_BY_WHO, (req) => consumerQuery.topicConsumedBy(req));
+    server.registerProcessor(RequestCode.GET_CONSUMER_RUNNING_INFO, (req) => consumerQuery.consumerRunningInfo(req));
     const resetOffset = new ResetOffsetProcessor(ctx);
     server.registerProcessor(RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, (req) => resetOffset.process(req));
     server.registerProcessor(RequestCode.PULL_MESSAGE, (req, conn) => pull.process(req, conn));

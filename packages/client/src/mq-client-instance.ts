@@ -5,7 +5,8 @@
 // when the last of them leaves.
 import { RequestCode } from '@orbit/common/request-code';
 import { AUTO_CREATE_TOPIC_KEY, isRetryTopic } from './names.js';
-import { parseLenientJson, RemotingClient, type RemotingCommand, type RemotingConnection } from '@orbit/remoting';
+import { createResponse, parseLenientJson, RemotingClient, type RemotingCommand, type RemotingConnection } from '@orbit/remoting';
+import { ResponseCode } from '@orbit/common/response-code';
 import { parseQueueKeyedTable } from './queue-keyed-table.js';
 import { PropertyKey } from '@orbit/common/message-const';
 import { decodeStoredRecord } from '@orbit/common/message-record';
@@ -40,6 +41,8 @@ export interface ConsumerInner {
   updateTopicSubscribeInfo(topic: string, mqs: MessageQueue[]): void;
   doRebalance(): Promise<void>;
   persistConsumerOffset(): Promise<void>;
+  /** GET_CONSUMER_RUNNING_INFO: ConsumerRunningInfo as JSON (mqadmin consumerProgress -s, consumerStatus). */
+  runningInfoJson?(): string;
   /** RESET_CONSUMER_CLIENT_OFFSET: start the topic's queues again from these offsets. */
   resetOffset?(topic: string, offsets: readonly { mq: MessageQueue; offset: number }[]): Promise<void>;
 }
@@ -100,6 +103,15 @@ export class MQClientInstance {
       this.config.logger.info(`receive broker's notification, the consumer group ${request.extFields.consumerGroup ?? '?'} changed, rebalance immediately`);
       this.rebalanceImmediately();
       return null;
+    });
+    // Broker → consumer: what this client holds and how it consumes (mqadmin, through the broker).
+    this.remoting.registerProcessor(RequestCode.GET_CONSUMER_RUNNING_INFO, (request) => {
+      const group = request.extFields.consumerGroup ?? '';
+      const consumer = this.consumers.get(group);
+      if (consumer?.runningInfoJson === undefined) return createResponse(request, ResponseCode.SYSTEM_ERROR, `The Consumer Group <${group}> not exist in this consumer`, {});
+      const res = createResponse(request, ResponseCode.SUCCESS, undefined, {});
+      res.body = Buffer.from(consumer.runningInfoJson());
+      return res;
     });
     // Broker → consumer: an operator reset the group's offsets (mqadmin resetOffsetByTime). Oneway.
     this.remoting.registerProcessor(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, (request, conn) => {

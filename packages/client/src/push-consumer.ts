@@ -5,6 +5,7 @@
 // With registerMessageListenerOrderly() it consumes orderly (facts §7.5): in clustering mode each
 // queue is locked on its broker before it is pulled, and consumed one call at a time, in offset
 // order, only while the lock holds (consume-message-orderly.ts).
+import { queueKeyedJson } from './queue-keyed-table.js';
 import { ResponseCode } from '@orbit/common/response-code';
 import { errorText, sleep, waitAtMost } from './async-util.js';
 import { computePullFromWhere, CONSUME_TIMESTAMP_AGO_MS, parseConsumeTimestamp } from './consume-from-where.js';
@@ -139,6 +140,7 @@ export class PushConsumer implements ConsumerInner {
   private readonly pullLoops = new Map<string, Promise<void>>();
   private readonly stopping = new AbortController();
   private state: 'created' | 'running' | 'shutdown' = 'created';
+  private startedAtMs = 0;
 
   constructor(options: PushConsumerOptions) {
     if (!options.consumerGroup) throw new MQClientError('consumerGroup is blank');
@@ -284,6 +286,7 @@ export class PushConsumer implements ConsumerInner {
       throw error;
     });
     this.state = 'running';
+    this.startedAtMs = Date.now();
     instance.start();
     if (this.consumeService instanceof ConsumeMessageOrderlyService) this.consumeService.start(); // lock renewals
     await this.afterSubscriptionChanged([...this.subscriptions.keys()]);
@@ -370,6 +373,38 @@ export class PushConsumer implements ConsumerInner {
       await Promise.all(mine.map((e) => store.persist(e.mq, { oneway: false })));
     }
     await this.rebalance!.doRebalance();
+  }
+
+  /** ConsumerRunningInfo (GET_CONSUMER_RUNNING_INFO): properties, subscriptions and a ProcessQueueInfo per owned queue. */
+  runningInfoJson(): string {
+    const store = this.offsetStoreImpl;
+    const mqTable = (this.rebalance?.ownedEntries() ?? []).map(({ mq, pq }) => ({
+      mq,
+      value: {
+        commitOffset: store?.readOffsetFromMemory(mq) ?? -1,
+        cachedMsgCount: pq.msgCount,
+        cachedMsgSizeInMiB: Math.floor(pq.msgSizeBytes / (1024 * 1024)),
+        cachedMsgMaxOffset: pq.maxOffset,
+        locked: pq.locked,
+        lastLockTimestamp: pq.lastLockTimestampMs,
+        droped: pq.dropped,
+        lastPullTimestamp: pq.lastPullTimestampMs,
+        lastConsumeTimestamp: pq.lastConsumeTimestampMs,
+      },
+    }));
+    const properties = {
+      PROP_NAMESERVER_ADDR: this.config.namesrvAddr,
+      PROP_CONSUME_TYPE: 'CONSUME_PASSIVELY',
+      PROP_CONSUMEORDERLY: String(this.consumeOrderly),
+      PROP_THREADPOOL_CORE_SIZE: String(this.o.consumeConcurrency),
+      PROP_CONSUMER_START_TIMESTAMP: String(this.startedAtMs),
+      PROP_CLIENT_VERSION: String(this.config.version),
+      messageModel: this.messageModel,
+      consumeFromWhere: this.consumeFromWhere,
+      pullBatchSize: String(this.o.pullBatchSize),
+      consumeMessageBatchMaxSize: String(this.o.consumeMessageBatchMaxSize),
+    };
+    return `{"properties":${JSON.stringify(properties)},"subscriptionSet":${JSON.stringify([...this.subscriptions.values()])},"mqTable":${queueKeyedJson(mqTable)},"statusTable":{},"jstack":null}`;
   }
 
   /** Queues this consumer owns now. */

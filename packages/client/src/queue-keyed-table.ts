@@ -30,3 +30,8 @@ export function parseQueueKeyedTable(table: unknown): QueueEntry<Record<string, 
   }
   return out;
 }
+
+/** The other way: a map keyed by MessageQueue objects as fastjson writes it (keys in field order). */
+export function queueKeyedJson(entries: readonly QueueEntry<unknown>[]): string {
+  return `{${entries.map(({ mq, value }) => `${JSON.stringify({ brokerName: mq.brokerName, queueId: mq.queueId, topic: mq.topic })}:${JSON.stringify(value)}`).join(',')}}`;
+}

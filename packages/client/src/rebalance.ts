@@ -301,6 +301,11 @@ export class RebalanceImpl {
     return changed;
   }
 
+  /** Queues owned now, each with its ProcessQueue. */
+  ownedEntries(): ProcessQueueEntry[] {
+    return [...this.processQueueTable.values()];
+  }
+
   /** Queues owned now. */
   ownedQueues(): MessageQueue[] {
     return [...this.processQueueTable.values()].map((e) => e.mq);

@@ -13,6 +13,7 @@ import {
   type RemotingCommand,
 } from '@orbit/remoting';
 import type { BrokerContext } from '../broker-context.js';
+import { messageQueueKeyedJson } from '../queue-keyed-json.js';
 import { subscriptionGroupConfig, type SubscriptionGroupConfig } from '../subscription-group-manager.js';
 import { topicConfig } from '../topic-config-manager.js';
 
@@ -23,10 +24,6 @@ const ok = (req: RemotingCommand, extFields: Record<string, string | number | bo
   return res;
 };
 
-/** fastjson writes maps keyed by MessageQueue with the object itself as the key (facts §1.5). */
-function messageQueueKeyedJson(entries: [{ topic: string; brokerName: string; queueId: number }, unknown][]): string {
-  return `{${entries.map(([mq, v]) => `${JSON.stringify({ brokerName: mq.brokerName, queueId: mq.queueId, topic: mq.topic })}:${JSON.stringify(v)}`).join(',')}}`;
-}
 
 const MAX_QUERY_RESULTS = 64;
 

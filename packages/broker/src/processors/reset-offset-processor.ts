@@ -6,10 +6,11 @@
 import { RequestCode, ResponseCode } from '@orbit/common';
 import { createRequest, createResponse, optionalBool, optionalInt, optionalLong, requireLong, requireString, type RemotingCommand } from '@orbit/remoting';
 import type { BrokerContext } from '../broker-context.js';
+import { messageQueueKeyedJson } from '../queue-keyed-json.js';
 
-/** fastjson's ResetOffsetBody: a map keyed by the MessageQueue object itself (facts §1.5). */
+/** fastjson's ResetOffsetBody: `{"offsetTable":{<mq>:<offset>,…}}`. */
 export function resetOffsetBodyJson(entries: { topic: string; brokerName: string; queueId: number; offset: number }[]): string {
-  return `{"offsetTable":{${entries.map((e) => `${JSON.stringify({ brokerName: e.brokerName, queueId: e.queueId, topic: e.topic })}:${e.offset}`).join(',')}}}`;
+  return `{"offsetTable":${messageQueueKeyedJson(entries.map((e) => [e, e.offset]))}}`;
 }
 
 export class ResetOffsetProcessor {

@@ -5,12 +5,26 @@
 // One dispatcher thread writes a queue; readers on other threads map the same files read-only. A
 // unit is written offset and tag first and size last, and readers treat size > 0 as "present", then
 // verify the record it points to (see store-reader.ts), so a half-visible unit is never served.
+//
+// Files are created sparse, and disk blocks are reserved as the queue fills: each open file has a
+// watermark below which every byte has blocks, and before a unit is written past (or within
+// RESERVE_AHEAD_BYTES of) it, the next chunk is written with zeros through the descriptor. A full
+// disk is then an ENOSPC exception from that write, before any unit is written, never SIGBUS from a
+// mapped write into a hole. Zeros are only written above the highest unit written (or, for a file
+// opened from disk, the end of its units), so never over a live unit. Readers only look at units up
+// to the first empty one, which lies below the watermark, so they never touch a hole either.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileNameToOffset, readInt64BE, writeInt64BE } from '@orbit/common';
 import { MappedFile } from './mapped-file.js';
 
 export const CQ_UNIT_BYTES = 20;
+/** Disk blocks are reserved in chunks of this many bytes: one synchronous write (~12 µs here), once
+ *  per 3 276 units. */
+export const RESERVE_CHUNK_BYTES = 64 * 1024;
+/** A unit ending closer than this to the watermark reserves the next chunk first, so units never
+ *  catch up with the watermark and the slot after the last unit (where readers look) is reserved. */
+const RESERVE_AHEAD_BYTES = RESERVE_CHUNK_BYTES;
 
 export function consumeQueueDir(rootDir: string, topic: string, queueId: number): string {
   return join(rootDir, topic, String(queueId));
@@ -45,6 +59,8 @@ export interface CqUnit {
 export class ConsumeQueueWriter {
   private readonly files = new Map<number, MappedFile>();
   private readonly dirtyRanges = new Map<MappedFile, [number, number]>();
+  /** Per open file: bytes below this have disk blocks, and no unit lies above it (see top). */
+  private readonly reservedBytes = new Map<MappedFile, number>();
   /** Next logical offset to be written (the queue's max offset). */
   maxOffset = 0;
   /** First logical offset still on disk. */
@@ -66,12 +82,11 @@ export class ConsumeQueueWriter {
     this.minOffset = starts[0]! / CQ_UNIT_BYTES;
     const lastStart = starts[starts.length - 1]!;
     const file = this.open(lastStart);
-    let at = 0;
-    for (; at < this.fileSizeBytes; at += CQ_UNIT_BYTES) {
-      const size = file.map.readInt32BE(at + 8);
-      if (size <= 0) break;
-      this.maxPhysicalEnd = readInt64BE(file.map, at) + size;
-    }
+    const at = presentUnitsEnd(file.map);
+    if (at > 0) this.maxPhysicalEnd = readInt64BE(file.map, at - CQ_UNIT_BYTES) + file.map.readInt32BE(at - CQ_UNIT_BYTES + 8);
+    // Zeros written ahead before a crash may not have reached the disk: reserve again from the end
+    // of the units.
+    this.reservedBytes.set(file, at);
     this.maxOffset = (lastStart + at) / CQ_UNIT_BYTES;
     if (at === 0 && starts.length > 1) {
       // An empty last file: the previous one holds the tail.
@@ -84,23 +99,21 @@ export class ConsumeQueueWriter {
     const starts = listFileStarts(this.dir);
     for (let i = starts.length - 1; i >= 0; i--) {
       const file = this.open(starts[i]!);
+      const end = presentUnitsEnd(file.map);
       let firstBad = -1;
-      for (let at = 0; at < this.fileSizeBytes; at += CQ_UNIT_BYTES) {
-        const size = file.map.readInt32BE(at + 8);
-        if (size <= 0) break;
-        if (readInt64BE(file.map, at) + size > commitLogEnd) {
+      for (let at = 0; at < end; at += CQ_UNIT_BYTES) {
+        if (readInt64BE(file.map, at) + file.map.readInt32BE(at + 8) > commitLogEnd) {
           firstBad = at;
           break;
         }
       }
       if (firstBad < 0) break;
-      file.map.fill(0, firstBad);
-      file.flushRangeSync(firstBad, this.fileSizeBytes);
-      if (firstBad === 0 && i > 0) {
-        file.close();
-        this.files.delete(starts[i]!);
-        rmSync(file.path, { force: true });
-      }
+      // Only the units are zeroed (their blocks exist), through the descriptor like every write past
+      // the watermark; what lies after them is zeros or a hole, reserved again before use.
+      file.writeZerosSync(firstBad, end);
+      file.flushRangeSync(firstBad, end);
+      this.reservedBytes.set(file, firstBad);
+      if (firstBad === 0 && i > 0) this.forget(starts[i]!, file, true);
     }
     this.maxOffset = 0;
     this.maxPhysicalEnd = 0;
@@ -112,19 +125,37 @@ export class ConsumeQueueWriter {
     return this.files.has(byteOffset - (byteOffset % this.fileSizeBytes));
   }
 
+  /**
+   * Creates (or opens) the file holding unit `logicalOffset`, with disk blocks reserved up to that
+   * unit and a chunk beyond. The file joins the queue only once that reservation succeeded, so a
+   * failure (disk full) leaves nothing half-done: the caller retries the whole call.
+   */
   async createFileFor(logicalOffset: number): Promise<void> {
     const byteOffset = logicalOffset * CQ_UNIT_BYTES;
     const start = byteOffset - (byteOffset % this.fileSizeBytes);
+    if (this.files.has(start)) return;
+    const unitEnd = byteOffset - start + CQ_UNIT_BYTES;
     mkdirSync(this.dir, { recursive: true });
     const path = MappedFile.pathFor(this.dir, start);
     const firstFile = this.files.size === 0 && this.maxOffset === 0;
-    if (!existsSync(path)) await MappedFile.prepare(path, this.fileSizeBytes, true);
-    this.open(start);
+    // The first chunk is reserved before the file gets its real name: a reader may map it at once.
+    const reservedAtCreation = existsSync(path) ? undefined : this.reserveTarget(unitEnd);
+    if (reservedAtCreation !== undefined) await MappedFile.prepareSparse(path, this.fileSizeBytes, reservedAtCreation);
+    const file = MappedFile.openReadWrite(path, this.fileSizeBytes);
+    if (reservedAtCreation !== undefined) this.reservedBytes.set(file, reservedAtCreation);
+    try {
+      this.reserve(file, unitEnd); // a file that was already there (an earlier attempt) reserves here
+    } catch (err) {
+      this.reservedBytes.delete(file);
+      file.close();
+      throw err;
+    }
+    this.files.set(start, file);
     if (this.maxOffset === 0 && this.minOffset === 0) this.minOffset = start / CQ_UNIT_BYTES;
     // A queue whose first unit is not at a file start (a slave that copied only the newer part of
     // its master's log) gets placeholder units before it, as RocketMQ's fillPreBlank does: readers
     // walk units contiguously, and the placeholders point at offset 0, below every live record, so
-    // the minimum offset skips them.
+    // the minimum offset skips them. They lie below the reservation just made.
     if (firstFile) {
       for (let o = start / CQ_UNIT_BYTES; o < logicalOffset; o++) this.putUnit(o, 0, PRE_BLANK_UNIT_SIZE, 0);
       this.maxOffset = 0;
@@ -141,13 +172,67 @@ export class ConsumeQueueWriter {
     return file;
   }
 
-  /** Writes unit `logicalOffset`. The file must exist (hasFileFor / createFileFor). Idempotent. */
+  /** Closes a file this writer no longer writes, and deletes it when asked. */
+  private forget(start: number, file: MappedFile, remove: boolean): void {
+    file.close();
+    this.files.delete(start);
+    this.reservedBytes.delete(file);
+    this.dirtyRanges.delete(file);
+    if (remove) rmSync(file.path, { force: true });
+  }
+
+  /**
+   * Reserves disk blocks for unit `logicalOffset` (and a chunk ahead) in its file, which must exist.
+   * Throws (ENOSPC on a full disk) before anything is written; putUnit calls it too, so calling it
+   * first lets a caller wait and retry without a unit half-handled.
+   */
+  ensureReserved(logicalOffset: number): void {
+    const byteOffset = logicalOffset * CQ_UNIT_BYTES;
+    const start = byteOffset - (byteOffset % this.fileSizeBytes);
+    const file = this.files.get(start);
+    if (!file) throw new Error(`invariant violated: no consume-queue file for ${this.topic}:${this.queueId} offset ${logicalOffset}`);
+    this.reserve(file, byteOffset - start + CQ_UNIT_BYTES);
+  }
+
+  /** The watermark of the (open) file holding unit `logicalOffset`: bytes below it have disk blocks,
+   *  and no unit lies above it. Undefined when that file is not open or not yet reserved in. */
+  reservedBytesOf(logicalOffset: number): number | undefined {
+    const byteOffset = logicalOffset * CQ_UNIT_BYTES;
+    const file = this.files.get(byteOffset - (byteOffset % this.fileSizeBytes));
+    return file && this.reservedBytes.get(file);
+  }
+
+  /** Where a reservation for a unit ending at `unitEnd` stops: a chunk boundary a chunk beyond it. */
+  private reserveTarget(unitEnd: number): number {
+    const wanted = unitEnd + RESERVE_AHEAD_BYTES;
+    return Math.min(this.fileSizeBytes, wanted + ((RESERVE_CHUNK_BYTES - (wanted % RESERVE_CHUNK_BYTES)) % RESERVE_CHUNK_BYTES));
+  }
+
+  private reserve(file: MappedFile, unitEnd: number): void {
+    let reserved = this.reservedBytes.get(file);
+    if (reserved === undefined) {
+      // A file opened from disk: everything up to the end of its units has blocks (they were
+      // written); nothing live lies past it.
+      reserved = presentUnitsEnd(file.map);
+      this.reservedBytes.set(file, reserved);
+    }
+    if (unitEnd + RESERVE_AHEAD_BYTES <= reserved || reserved === this.fileSizeBytes) return;
+    // One chunk on the common path; more only when a unit lands far past the watermark (placeholders
+    // of a new slave queue, a gap): at most the file, 6 MB by default.
+    const target = this.reserveTarget(unitEnd);
+    file.writeZerosSync(reserved, target);
+    this.reservedBytes.set(file, target);
+  }
+
+  /** Writes unit `logicalOffset`. The file must exist (hasFileFor / createFileFor). Idempotent.
+   *  Reserves blocks first (see ensureReserved): when that throws, nothing was written. */
   putUnit(logicalOffset: number, physicalOffset: number, sizeBytes: number, tagsCode: number): void {
     const byteOffset = logicalOffset * CQ_UNIT_BYTES;
     const start = byteOffset - (byteOffset % this.fileSizeBytes);
     const file = this.files.get(start);
     if (!file) throw new Error(`invariant violated: no consume-queue file for ${this.topic}:${this.queueId} offset ${logicalOffset}`);
     const at = byteOffset - start;
+    this.reserve(file, at + CQ_UNIT_BYTES);
     const map = file.map;
     writeInt64BE(map, at, physicalOffset);
     writeInt64BE(map, at + 12, tagsCode);
@@ -168,10 +253,7 @@ export class ConsumeQueueWriter {
     // Keep only the newest file open; older ones are never written again.
     if (this.files.size > 2) {
       const starts = [...this.files.keys()].sort((a, b) => a - b);
-      for (const s of starts.slice(0, -2)) {
-        this.files.get(s)!.close();
-        this.files.delete(s);
-      }
+      for (const s of starts.slice(0, -2)) this.forget(s, this.files.get(s)!, false);
     }
   }
 
@@ -185,9 +267,7 @@ export class ConsumeQueueWriter {
       const lastUnitAt = this.fileSizeBytes - CQ_UNIT_BYTES;
       const lastPhysical = readInt64BE(file.map, lastUnitAt) + file.map.readInt32BE(lastUnitAt + 8);
       if (lastPhysical > minPhysicalOffset) break;
-      file.close();
-      this.files.delete(starts[i]!);
-      rmSync(path, { force: true });
+      this.forget(starts[i]!, file, true);
       deleted++;
       this.minOffset = starts[i + 1]! / CQ_UNIT_BYTES;
     }
@@ -198,7 +278,15 @@ export class ConsumeQueueWriter {
     this.flush();
     for (const f of this.files.values()) f.close();
     this.files.clear();
+    this.reservedBytes.clear();
   }
+}
+
+/** Byte end of the units present from the start of a file (up to the first empty slot). */
+function presentUnitsEnd(map: Buffer): number {
+  let at = 0;
+  while (at + CQ_UNIT_BYTES <= map.length && map.readInt32BE(at + 8) > 0) at += CQ_UNIT_BYTES;
+  return at;
 }
 
 /** The reading side: read-only mappings on the caller's thread. */

@@ -183,12 +183,16 @@ export class Dispatcher {
     // Prepared and rolled-back transaction records are not consumable (RocketMQ skips them).
     if (cq && tranType !== SysFlag.TRANSACTION_PREPARED_TYPE && tranType !== SysFlag.TRANSACTION_ROLLBACK_TYPE) {
       const queueOffset = map.readInt32BE(at + RecordField.QUEUEOFFSET) * 0x1_0000_0000 + map.readUInt32BE(at + RecordField.QUEUEOFFSET + 4);
-      while (!cq.hasFileFor(queueOffset)) {
+      for (;;) {
         try {
-          await cq.createFileFor(queueOffset);
+          if (!cq.hasFileFor(queueOffset)) await cq.createFileFor(queueOffset);
+          // Disk blocks for the unit (and a chunk ahead) are allocated here by an ordinary write, so
+          // putUnit's mapped write never meets a hole; usually nothing to do.
+          cq.ensureReserved(queueOffset);
+          break;
         } catch (err) {
-          // No room for a new consume-queue file: wait and retry (retention may free space); the
-          // queue must not skip a record, so dispatch waits here rather than move on.
+          // No room for a new consume-queue file or its next blocks: wait and retry (retention may
+          // free space); the queue must not skip a record, so dispatch waits here rather than move on.
           this.cqFailure = `${new Date().toISOString()} ${cq.topic}:${cq.queueId}: ${(err as Error).message}`;
           if (!this.running) throw err;
           await new Promise((r) => setTimeout(r, CQ_RETRY_PAUSE_MS));

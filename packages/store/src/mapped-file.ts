@@ -1,7 +1,7 @@
 // One memory-mapped file of fixed size: a commit-log segment or a consume-queue file. Named by the
 // 20-digit offset of its first byte. Readers on other threads map the same file read-only; the page
 // cache makes the writer's bytes visible to them.
-import { closeSync, fdatasync, openSync, promises as fsp, statSync } from 'node:fs';
+import { closeSync, fdatasync, openSync, promises as fsp, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileNameToOffset, offsetToFileName } from '@orbit/common';
 import { mapReadOnly, mapReadWrite, syncRange } from './mmap.js';
@@ -33,19 +33,31 @@ export class MappedFile {
    * into a sparse hole. Written under a temporary name and renamed, so a crash mid-way never leaves
    * a short file under a real name.
    */
-  static async prepare(path: string, sizeBytes: number, warm: boolean): Promise<void> {
+  static prepare(path: string, sizeBytes: number, warm: boolean): Promise<void> {
+    return MappedFile.create(path, sizeBytes, warm ? sizeBytes : 0);
+  }
+
+  /**
+   * Creates a sparse file of exactly sizeBytes whose first `reservedBytes` only are written with
+   * zeros (so have disk blocks). For files that reserve the rest as they fill, ahead of every mapped
+   * write (consume queues: see writeZerosSync). Same temporary name and rename as prepare.
+   */
+  static prepareSparse(path: string, sizeBytes: number, reservedBytes: number): Promise<void> {
+    if (reservedBytes < 0 || reservedBytes > sizeBytes) throw new Error(`invariant violated: reserve ${reservedBytes} of a ${sizeBytes}-byte file`);
+    return MappedFile.create(path, sizeBytes, reservedBytes);
+  }
+
+  private static async create(path: string, sizeBytes: number, zeroBytes: number): Promise<void> {
     const tmp = join(dirname(path), `.${basename(path)}.preparing`);
     const handle = await fsp.open(tmp, 'w');
     try {
       await handle.truncate(sizeBytes);
-      if (warm) {
-        zeroChunk ??= Buffer.alloc(ZERO_CHUNK_BYTES);
-        // A write near a full disk may be short without failing; only the next one says ENOSPC.
-        for (let at = 0; at < sizeBytes; ) {
-          const { bytesWritten } = await handle.write(zeroChunk, 0, Math.min(ZERO_CHUNK_BYTES, sizeBytes - at), at);
-          if (bytesWritten <= 0) throw Object.assign(new Error(`no space to prepare ${path}`), { code: 'ENOSPC' });
-          at += bytesWritten;
-        }
+      zeroChunk ??= Buffer.alloc(ZERO_CHUNK_BYTES);
+      // A write near a full disk may be short without failing; only the next one says ENOSPC.
+      for (let at = 0; at < zeroBytes; ) {
+        const { bytesWritten } = await handle.write(zeroChunk, 0, Math.min(ZERO_CHUNK_BYTES, zeroBytes - at), at);
+        if (bytesWritten <= 0) throw noSpace(`no space to prepare ${path}`);
+        at += bytesWritten;
       }
       await handle.datasync();
     } catch (err) {
@@ -98,6 +110,23 @@ export class MappedFile {
     return new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
   }
 
+  /**
+   * Writes zeros over [fromByte, toByte) through the descriptor (not the mapping), synchronously:
+   * the blocks get allocated by an ordinary write, so a full disk is an ENOSPC exception here rather
+   * than SIGBUS on a later mapped write into a hole. The caller bounds the range and must know that
+   * nothing live lies in it. Only for files opened with openReadWrite.
+   */
+  writeZerosSync(fromByte: number, toByte: number): void {
+    if (this.fd < 0) throw new Error(`invariant violated: ${this.path} is not open for writing`);
+    if (fromByte < 0 || fromByte > toByte || toByte > this.sizeBytes) throw new Error(`invariant violated: zeros at [${fromByte}, ${toByte}) of ${this.path} (${this.sizeBytes} bytes)`);
+    zeroChunk ??= Buffer.alloc(ZERO_CHUNK_BYTES);
+    for (let at = fromByte; at < toByte; ) {
+      const written = writeSync(this.fd, zeroChunk, 0, Math.min(ZERO_CHUNK_BYTES, toByte - at), at);
+      if (written <= 0) throw noSpace(`no space to reserve [${at}, ${toByte}) of ${this.path}`);
+      at += written;
+    }
+  }
+
   /** Blocking msync of a range, for small files (consume queues, checkpoint). */
   flushRangeSync(fromByte: number, toByte: number): void {
     syncRange(this.map, fromByte, toByte);
@@ -109,4 +138,8 @@ export class MappedFile {
       this.fd = -1;
     }
   }
+}
+
+function noSpace(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ENOSPC' });
 }

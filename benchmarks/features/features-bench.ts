@@ -47,9 +47,9 @@ interface Options {
 
 const USAGE = `usage: node --import tsx benchmarks/features/features-bench.ts [options]
   --runs N        rounds; tables show medians (default 3; 1 with --quick)
-  --sends N       sends per send case (default 20000; 3000 with --quick)
+  --sends N       sends per send case (default 50000; 3000 with --quick)
   --delayed N     delayed messages in the delivery case (default 10000; 2000 with --quick)
-  --filter N      messages in the filter topic (default 100000; 10000 with --quick)
+  --filter N      messages in the filter topic (default 300000; 10000 with --quick)
   --senders N     concurrent senders (default 16)
   --quick         smoke run
   --verbose       show the broker's and NameServer's output`;
@@ -68,9 +68,9 @@ function parseOptions(argv: string[]): Options {
     return true;
   });
   if (Number.isNaN(o.runs)) o.runs = o.quick ? 1 : 3;
-  if (Number.isNaN(o.sends)) o.sends = o.quick ? 3_000 : 20_000;
+  if (Number.isNaN(o.sends)) o.sends = o.quick ? 3_000 : 50_000;
   if (Number.isNaN(o.delayed)) o.delayed = o.quick ? 2_000 : 10_000;
-  if (Number.isNaN(o.filterMessages)) o.filterMessages = o.quick ? 10_000 : 100_000;
+  if (Number.isNaN(o.filterMessages)) o.filterMessages = o.quick ? 10_000 : 300_000;
   const int = (name: string, v: number, lo: number, hi: number) => {
     if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`${name} must be an integer ${lo}..${hi}`);
   };

@@ -45,7 +45,7 @@ export const DEFAULT_KNOBS: LoadKnobs = {
   orbitBatch: 128,
   orbitSenders: 16,
   orbitConsumer: 'push',
-  orbitPullBatch: 32,
+  orbitPullBatch: 256,
 };
 
 /** The command-line flags that carry `knobs` (peers-bench.ts passes them to load-driver.ts). */

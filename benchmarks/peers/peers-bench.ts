@@ -52,6 +52,14 @@ const QUIET_BUSY_PERCENT = 40;
 const QUIET_SAMPLE_MS = 500;
 const QUIET_MAX_WAIT_MS = 10_000;
 
+/**
+ * The other consumers fetch 1000 messages a request; Orbit's pull is capped by the broker at
+ * maxTransferCountOnMessageInMemory (RocketMQ's default 32) and 256 KiB. Raising the cap, a broker key
+ * RocketMQ marks @ImportantField, is how a RocketMQ user tunes consume throughput; the consumer then
+ * asks for orbitPullBatch (256) messages a pull.
+ */
+export const ORBIT_PULL_TUNING: Readonly<Record<string, string>> = { maxTransferCountOnMessageInMemory: '256', maxTransferBytesOnMessageInMemory: String(1024 * 1024) };
+
 /** From the issue; a third target has no number: Orbit's send p99 at the fixed rate ≤ the lowest peer p99. */
 export const TARGETS = {
   /** Orbit's produce rate ≥ this × the best peer's. */
@@ -367,7 +375,8 @@ async function startSystems(o: Options, progress: Progress, log: ((line: string)
       if (!available.has('redis-server')) skipped.set('redis', 'redis-server is not installed');
       else await tryStart('redis', async () => fromPeer('redis', await startRedisServer(log), (r) => `peers:${stamp}:r${r}`));
     } else {
-      await tryStart('orbit', async () => fromOrbit(await startLocalCluster({ log, brokerProperties: o.orbitBrokerProperties }), o.orbitBrokerProperties));
+      const properties = { ...ORBIT_PULL_TUNING, ...o.orbitBrokerProperties };
+      await tryStart('orbit', async () => fromOrbit(await startLocalCluster({ log, brokerProperties: properties }), properties));
     }
   }
   return started;
@@ -645,7 +654,7 @@ function notes(o: Options, systems: RunningSystem[], loadBefore: number[], loadA
     `Load, the same for every system: ${formatCount(o.count)} messages of ${o.size} bytes (one printable body, never compressed) produced as fast as the client allows, then read back from the start of the stream and each body's length checked, then one message at a time at a fixed ${formatCount(o.rate)} msgs/s for ${o.latencySeconds} s (after ${o.latencyWarmup} s not counted), every send timed from the call to its acknowledgement. A 1 ms timer starts the sends that are due (≈${formatCount(o.rate / 1000)} per tick), at most 1000 outstanding. Each run uses a fresh stream / key / topic. MB/s counts body bytes (1 MB = 10^6 B).`,
     'Produce rate = messages ÷ (first send → last acknowledgement). Consume rate = messages ÷ (first message received → last), so connecting, creating the consumer and its first pull are left out (they are "Consume start ms").',
     `${o.warmup ? `Before round 1 each system gets a warm-up pass that is not counted (${formatCount(warmupLoad(o).count)} messages produced and consumed, 1 s of paced sends): without it Orbit's first round is an outlier, because on a fresh broker the consume queues trail the acknowledged messages by about a second (20,000 messages acknowledged within 0.33 s became visible to consumers only 0.8–1.2 s later), so the first consume waits for its dispatcher; warm, it keeps up. ` : ''}Each system's client runs in its own process (load-driver.ts), started by this benchmark once per system and round; rounds rotate the order of the systems; medians over the rounds. The servers run the whole time side by side, idle while another system is measured.`,
-    `Servers: ${systems.map((s) => `${LABEL[s.system]}: ${s.commandLine}`).join('; ')}. NATS's file store writes through the page cache without an fsync per message; Redis appends to its AOF and fsyncs once a second, and rewrites the AOF in a forked child once it has doubled (twice per 200k-message run here; that child's CPU is not in Redis's Server column but in Others); Orbit under ASYNC_FLUSH flushes its commit log every 500 ms. None waits for the disk before acknowledging. Orbit's commit-log segments are ${BENCH_COMMIT_LOG_SEGMENT_BYTES / 2 ** 20} MiB instead of 1 GiB (bounds disk use and pre-writing); otherwise defaults, so a pull returns at most 32 messages (maxTransferCountOnMessageInMemory).`,
+    `Servers: ${systems.map((s) => `${LABEL[s.system]}: ${s.commandLine}`).join('; ')}. NATS's file store writes through the page cache without an fsync per message; Redis appends to its AOF and fsyncs once a second, and rewrites the AOF in a forked child once it has doubled (twice per 200k-message run here; that child's CPU is not in Redis's Server column but in Others); Orbit under ASYNC_FLUSH flushes its commit log every 500 ms. None waits for the disk before acknowledging. Orbit's commit-log segments are ${BENCH_COMMIT_LOG_SEGMENT_BYTES / 2 ** 20} MiB instead of 1 GiB (bounds disk use and pre-writing); otherwise defaults, except the pull cap: maxTransferCountOnMessageInMemory=${ORBIT_PULL_TUNING.maxTransferCountOnMessageInMemory} and maxTransferBytesOnMessageInMemory=${ORBIT_PULL_TUNING.maxTransferBytesOnMessageInMemory} instead of 32 and 256 KiB, so a pull can return the consumer's pullBatchSize (the other consumers fetch 1000 a request).`,
     `Consumers: NATS's is a durable pull consumer with ack policy none (the server keeps its position; no per-message acks), Redis's is XREAD (the client keeps the last id), Orbit's is the consumer named in the usage table (it commits consumed offsets to the broker every 5 s and at shutdown). None of the three acknowledges each message.`,
     'CPU (% of one core; the machine has 2): Server = the server process (Orbit: the broker; its NameServer is idle), all threads, over each phase; Client = the driver process; @rate = during the latency window. Others% = the machine\'s busy time minus Server and Client, the largest of the three phases: other people\'s work. Before each system\'s run the benchmark waits up to 10 s for the machine to be at most 40 % busy. Rows with Others above ~30 % were measured next to other work.',
     `The machine is shared: load average ${loadBefore.join(' ')} at the start, ${loadAfter.join(' ')} at the end. Compare the systems through the ratios of one run, not across runs.`,

@@ -6,31 +6,13 @@ import { decodeStoredRecord, encodeStoredRecord, planRecord, type MessageToStore
 import { encodeProperties } from '@orbit/common/properties';
 import { parseSocketAddress } from '@orbit/common/socket-address';
 import { toMessageExt } from './message.js';
+import { storedRecord } from './testing/stored-record.js';
 import { processPullResponse } from './pull-api.js';
 import { createResponse } from '@orbit/remoting';
 import { messageQueue } from './message-queue.js';
 import { buildSubscriptionData } from './subscription.js';
 
-function record(over: Partial<MessageToStore> = {}, queueOffset = 42, physicalOffset = 123456): Buffer {
-  const msg: MessageToStore = {
-    topic: 'TopicTest',
-    queueId: 3,
-    flag: 5,
-    sysFlag: 0,
-    bornTimestamp: 1700000000123,
-    bornHost: parseSocketAddress('10.1.2.3:54321'),
-    storeHost: parseSocketAddress('10.9.8.7:10911'),
-    reconsumeTimes: 2,
-    preparedTransactionOffset: 0,
-    body: Buffer.from('hello'),
-    properties: encodeProperties({ UNIQ_KEY: '0A0102030000000000000000000000AB', TAGS: 'TagA', KEYS: 'k1 k2', CLUSTER: 'c' }),
-    ...over,
-  };
-  const plan = planRecord(msg);
-  const buf = Buffer.alloc(plan.sizeBytes);
-  encodeStoredRecord(buf, 0, msg, plan, { queueOffset, physicalOffset, storeTimestamp: 1700000000999, bodyCrc: 99 });
-  return buf;
-}
+const record = storedRecord;
 
 test('MessageExt from a stored record: ids, offsets, hosts, properties', () => {
   const msg = toMessageExt(decodeStoredRecord(record(), 0), 'broker-a');

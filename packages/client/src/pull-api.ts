@@ -3,13 +3,14 @@
 // (0 FOUND, 19 NO_NEW_MSG, 20 NO_MATCHED_MSG, 21 OFFSET_ILLEGAL; anything else throws), decodes
 // the body's stored records, re-filters tags on the client, and remembers which broker id the
 // broker suggested for the next pull of each queue (master 0, or a slave when the master is busy).
-import { decodeStoredRecord, RecordFormatError } from '@orbit/common/message-record';
+import { RecordFormatError } from '@orbit/common/message-record';
 import { PropertyKey } from '@orbit/common/message-const';
 import { ResponseCode } from '@orbit/common/response-code';
 import { optionalLong, type RemotingCommand } from '@orbit/remoting';
 import type { ClientLogger } from './client-config.js';
 import { MQBrokerError, MQClientError } from './errors.js';
-import { toMessageExt, type MessageExt } from './message.js';
+import type { MessageExt } from './message.js';
+import { decodeMessageExt } from './message-decoder.js';
 import { mqKey, type MessageQueue } from './message-queue.js';
 import type { MQClientApi } from './mq-client-api.js';
 import type { FindBrokerResult } from './mq-client-instance.js';
@@ -102,23 +103,22 @@ export function processPullResponse(
   };
   if (pullStatus !== 'FOUND' || response.body === undefined) return result;
   const body = response.body;
+  const minOffsetText = String(minOffset);
+  const maxOffsetText = String(maxOffset);
   let at = 0;
   while (at < body.length) {
     let msg: MessageExt;
-    let size: number;
     try {
-      const record = decodeStoredRecord(body, at);
-      size = record.sizeBytes;
-      msg = toMessageExt(record, mq.brokerName);
+      msg = decodeMessageExt(body, at, body.length, mq.brokerName);
     } catch (error) {
       if (onBadRecord) onBadRecord(error instanceof RecordFormatError ? error : new MQClientError(`bad record at ${at}: ${String(error)}`));
       break;
     }
-    at += size;
+    at += msg.storeSize;
     result.rawCount++;
     if (sub !== undefined && !tagsMatch(sub, msg.tags)) continue;
-    msg.properties[PropertyKey.MIN_OFFSET] = String(minOffset);
-    msg.properties[PropertyKey.MAX_OFFSET] = String(maxOffset);
+    msg.properties[PropertyKey.MIN_OFFSET] = minOffsetText;
+    msg.properties[PropertyKey.MAX_OFFSET] = maxOffsetText;
     result.msgFoundList.push(msg);
   }
   return result;

@@ -1,0 +1,69 @@
+// The consumer's fast decoder must give exactly what decodeStoredRecord + toMessageExt give, for
+// every kind of record, and refuse what they refuse.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { deflateSync } from 'node:zlib';
+import { decodeStoredRecord, type MessageToStore } from '@orbit/common/message-record';
+import { encodeProperties } from '@orbit/common/properties';
+import { SeededRandom } from '@orbit/common/seeded-random';
+import { parseSocketAddress } from '@orbit/common/socket-address';
+import { toMessageExt } from './message.js';
+import { decodeMessageExt, propertiesObject } from './message-decoder.js';
+import { storedRecord } from './testing/stored-record.js';
+
+const record = (over: Partial<MessageToStore> = {}, physicalOffset = 123456) => storedRecord({ preparedTransactionOffset: 77, ...over }, 42, physicalOffset);
+
+const slow = (buf: Buffer) => toMessageExt(decodeStoredRecord(buf, 0), 'broker-a');
+const fast = (buf: Buffer) => decodeMessageExt(buf, 0, buf.length, 'broker-a');
+
+test('the same MessageExt as decodeStoredRecord + toMessageExt: IPv4, IPv6, no UNIQ_KEY, compressed, large offsets', () => {
+  const cases: Buffer[] = [
+    record(),
+    record({ bornHost: parseSocketAddress('[2001:db8::1]:1234'), storeHost: parseSocketAddress('[::1]:10911') }),
+    record({ bornHost: parseSocketAddress('[2001:db8::1]:1234') }),
+    record({ properties: encodeProperties({ TAGS: 'x' }) }),
+    record({ properties: '' }),
+    record({ sysFlag: 0x1, body: deflateSync(Buffer.from('inflated body')) }),
+    record({}, 2 ** 52 + 12345),
+    record({ storeHost: parseSocketAddress('255.255.255.255:65535') }),
+  ];
+  for (const buf of cases) {
+    for (let i = 0; i < 3; i++) assert.equal(fast(buf), slow(buf)); // the caches answer the repeats
+  }
+});
+
+test('properties parse as RocketMQ: short chunks, empty keys or values skipped, the last duplicate wins, __proto__ stays a key', () => {
+  assert.equal(propertiesObject(''), {});
+  assert.equal(propertiesObject('a\u0001b\u0002'), { a: 'b' });
+  assert.equal(propertiesObject('ab\u0002\u0001x\u0002k\u0001\u0002k2\u0001v\u0001w\u0002'), { k2: 'v\u0001w' });
+  assert.equal(propertiesObject('k\u0001one\u0002k\u0001two'), { k: 'two' });
+  const p = propertiesObject('__proto__\u0001polluted\u0002');
+  assert.is(Object.getPrototypeOf(p), Object.prototype);
+  assert.is(p.__proto__ === 'polluted' || Object.getOwnPropertyDescriptor(p, '__proto__')?.value === 'polluted', true);
+  assert.is(({} as Record<string, unknown>).polluted, undefined);
+});
+
+test('garbage is refused as decodeStoredRecord refuses it (20k random mutations)', () => {
+  const rng = new SeededRandom(7);
+  const base = record();
+  for (let i = 0; i < 20_000; i++) {
+    const buf = Buffer.from(base);
+    for (let k = 1 + rng.int(4); k > 0; k--) buf[rng.int(buf.length)] = rng.int(256);
+    const cut = rng.chance(0.2) ? buf.subarray(0, rng.int(buf.length)) : buf;
+    let a: unknown;
+    let b: unknown;
+    try {
+      a = slow(cut);
+    } catch (e) {
+      a = (e as Error).constructor.name;
+    }
+    try {
+      b = fast(cut);
+    } catch (e) {
+      b = (e as Error).constructor.name;
+    }
+    assert.equal(b, a, `mutation ${i}`);
+  }
+});
+
+test.run();

@@ -8,6 +8,7 @@ import type { ConsumerOffsetManager } from './consumer-offset-manager.js';
 import type { PullRequestHoldService } from './pull-request-hold-service.js';
 import type { MasterLink } from './slave/master-link.js';
 import type { SlaveSynchronize } from './slave/slave-synchronize.js';
+import type { RebalanceLockManager } from './rebalance-lock-manager.js';
 import type { SubscriptionGroupManager } from './subscription-group-manager.js';
 import type { TopicConfigManager } from './topic-config-manager.js';
 
@@ -27,6 +28,8 @@ export interface BrokerContext {
   /** Tell the NameServers about a topic change now rather than at the next period. */
   registerBrokerSoon(): void;
   stats: BrokerStats;
+  /** Queue locks of orderly consumer groups (LOCK_BATCH_MQ). */
+  rebalanceLocks: RebalanceLockManager;
   /** Slave only: what it knows of its master, and the metadata copy from it. */
   masterLink: MasterLink | undefined;
   slaveSync: SlaveSynchronize | undefined;

@@ -99,6 +99,7 @@ export class BrokerController {
       bootTimestamp: Date.now(),
       registerBrokerSoon: () => this.registration?.registerSoon(),
       stats,
+      rebalanceLocks: this.rebalanceLockManager,
       masterLink: undefined,
       slaveSync: undefined,
     };

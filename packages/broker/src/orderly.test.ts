@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminClient, Producer, PushConsumer, selectMessageQueueByHash, silentLogger, type ConsumeOrderlyStatus, type MessageExt, type MessageListenerOrderly } from '@orbit/client';
-import { decodeStoredRecord, findProperty, javaStringHash, RequestCode, ResponseCode } from '@orbit/common';
+import { decodeStoredRecord, encodeProperties, findProperty, javaStringHash, RequestCode, ResponseCode } from '@orbit/common';
 import { NamesrvController } from '@orbit/namesrv';
 import { createRequest, RemotingClient, type RemotingCommand } from '@orbit/remoting';
 import { startTestBroker, type TestBroker } from './test-support.js';
@@ -114,6 +114,26 @@ test('LOCK_BATCH_MQ / UNLOCK_BATCH_MQ: held locks are not taken, own locks renew
   await unlock(g, 'client-A', [4, 5]);
   assert.ok(b.broker.rebalanceLockManager.isLockAllExpired(g));
   assert.equal(await lock(g, 'client-A', []), [], 'an empty mqSet locks nothing');
+});
+
+test('a send to %RETRY%<group> while the group holds live queue locks goes to %DLQ%<group> at once (ordered groups); once unlocked, to %RETRY%', async () => {
+  const group = 'cg-retry-locked';
+  const retryTopic = `%RETRY%${group}`;
+  const sendRetry = (body: string) =>
+    raw.invoke(b.addr, createRequest(RequestCode.SEND_MESSAGE_V2, { a: 'pg', b: retryTopic, c: 'TBW102', d: 1, e: 0, f: 0, g: Date.now(), h: 0, i: encodeProperties({ RETRY_TOPIC: 'LockT' }), j: 0, k: false, l: 16 }, Buffer.from(body)), 5_000);
+  const stored = (topic: string) => b.broker.ctx.store.getMaxOffsetInQueue(topic, 0);
+  assert.equal(await lock(group, 'client-r', [0]), [0]);
+  const locked = await sendRetry('while locked');
+  assert.is(locked.code, ResponseCode.SUCCESS, locked.remark);
+  await b.broker.ctx.store.waitDispatched();
+  assert.is(stored(`%DLQ%${group}`), 1, 'the message is in the DLQ');
+  assert.is(stored(retryTopic), 0, 'and not in %RETRY%');
+  await unlock(group, 'client-r', [0]);
+  const free = await sendRetry('after unlock');
+  assert.is(free.code, ResponseCode.SUCCESS, free.remark);
+  await b.broker.ctx.store.waitDispatched();
+  assert.is(stored(retryTopic), 1, 'an unlocked group retries through %RETRY%');
+  assert.is(stored(`%DLQ%${group}`), 1);
 });
 
 test('LOCK_BATCH_MQ / UNLOCK_BATCH_MQ: a malformed body gets SYSTEM_ERROR with a remark saying what is wrong', async () => {

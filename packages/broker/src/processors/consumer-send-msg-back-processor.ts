@@ -64,11 +64,15 @@ export function deadLetterIfExhausted(
   topic: string,
   reconsumeTimes: number,
   maxReconsumeTimes: number | undefined,
+  options: { whenGroupHoldsLocks?: boolean } = {},
 ): { deadLetter: { topic: string; queueId: number } } | { error: RemotingCommand } | undefined {
   const group = topic.slice(RETRY_GROUP_TOPIC_PREFIX.length);
   const groupConfig = ctx.groups.findOrCreate(group);
   if (!groupConfig) return { error: fail(req, ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group not exist, ${group}`) };
-  if (reconsumeTimes < (maxReconsumeTimes ?? groupConfig.retryMaxTimes)) return undefined;
+  // A group holding live queue locks consumes orderly: its messages must not come back later out
+  // of order through %RETRY%, so a send there goes to the DLQ at once (SendMessageProcessor).
+  const orderlyGroup = options.whenGroupHoldsLocks === true && !ctx.rebalanceLocks.isLockAllExpired(group);
+  if (!orderlyGroup && reconsumeTimes < (maxReconsumeTimes ?? groupConfig.retryMaxTimes)) return undefined;
   const dlq = deadLetterTopicConfig(ctx, group);
   return { deadLetter: { topic: dlq.topicName, queueId: randomQueue(DLQ_NUMS_PER_GROUP) } };
 }

@@ -118,7 +118,7 @@ export class SendMessageProcessor {
     }
     let msg = this.toStore(header, queueId, body, properties, header.flag, bornHost);
     if (isRetryTopic(header.topic)) {
-      const exhausted = deadLetterIfExhausted(ctx, req, header.topic, header.reconsumeTimes, header.maxReconsumeTimes);
+      const exhausted = deadLetterIfExhausted(ctx, req, header.topic, header.reconsumeTimes, header.maxReconsumeTimes, { whenGroupHoldsLocks: true });
       if (exhausted && 'error' in exhausted) return exhausted.error;
       if (exhausted) msg = { ...msg, ...exhausted.deadLetter, properties: withoutDelay(msg.properties) };
     }

@@ -6,13 +6,11 @@
 // the broker would not take back stays in the ProcessQueue (holding the offset) and is consumed
 // again locally after localRetryDelayMs. In broadcasting mode a failed message is dropped (facts §7.2).
 import { BoundedWorkQueue } from './bounded-work-queue.js';
-import { PropertyKey } from '@orbit/common/message-const';
 import { errorText } from './async-util.js';
 import type { ClientLogger } from './client-config.js';
 import type { MessageModel } from './heartbeat-data.js';
-import type { MessageExt } from './message.js';
+import { restoreRetryTopics, type MessageExt } from './message.js';
 import { formatMessageQueue, type MessageQueue } from './message-queue.js';
-import { retryTopicOf } from './names.js';
 import type { ProcessQueue } from './process-queue.js';
 
 export type ConsumeConcurrentlyStatus = 'CONSUME_SUCCESS' | 'RECONSUME_LATER';
@@ -79,7 +77,7 @@ export class ConsumeMessageConcurrentlyService {
   private async consume(request: ConsumeRequest): Promise<void> {
     const { msgs, pq, mq } = request;
     if (pq.dropped) return;
-    this.resetRetryTopic(msgs);
+    restoreRetryTopics(msgs, this.options.consumerGroup);
     const context: ConsumeConcurrentlyContext = { messageQueue: mq, delayLevelWhenNextConsume: 0, ackIndex: Number.MAX_SAFE_INTEGER };
     let status: ConsumeConcurrentlyStatus;
     try {
@@ -96,14 +94,7 @@ export class ConsumeMessageConcurrentlyService {
     await this.processConsumeResult(status, context, msgs, pq, mq);
   }
 
-  /** A message read from %RETRY%<group> is shown with its original topic (RETRY_TOPIC). */
-  private resetRetryTopic(msgs: readonly MessageExt[]): void {
-    const groupTopic = retryTopicOf(this.options.consumerGroup);
-    for (const msg of msgs) {
-      const original = msg.properties[PropertyKey.RETRY_TOPIC];
-      if (original !== undefined && msg.topic === groupTopic) msg.topic = original;
-    }
-  }
+
 
   private async processConsumeResult(status: ConsumeConcurrentlyStatus, context: ConsumeConcurrentlyContext, msgs: MessageExt[], pq: ProcessQueue, mq: MessageQueue): Promise<void> {
     let ackIndex = context.ackIndex;

@@ -16,13 +16,11 @@
 // maxReconsumeTimes (Integer.MAX_VALUE by default) is handed back to the broker, which puts it in
 // %DLQ%<group>, and consumption goes on after it.
 import { BoundedWorkQueue } from './bounded-work-queue.js';
-import { PropertyKey } from '@orbit/common/message-const';
 import { errorText, PeriodicTask } from './async-util.js';
 import type { ClientLogger } from './client-config.js';
 import type { MessageModel } from './heartbeat-data.js';
-import type { MessageExt } from './message.js';
+import { restoreRetryTopics, type MessageExt } from './message.js';
 import { formatMessageQueue, type MessageQueue } from './message-queue.js';
-import { retryTopicOf } from './names.js';
 import type { ProcessQueue } from './process-queue.js';
 
 export type ConsumeOrderlyStatus = 'SUCCESS' | 'SUSPEND_CURRENT_QUEUE_A_MOMENT';
@@ -171,7 +169,7 @@ export class ConsumeMessageOrderlyService {
         }
         const msgs = pq.takeMessages(this.options.consumeMessageBatchMaxSize);
         if (msgs.length === 0) return; // pq.consuming is cleared: the next pull starts a new task
-        this.resetRetryTopic(msgs);
+        restoreRetryTopics(msgs, this.options.consumerGroup);
         const context: ConsumeOrderlyContext = { messageQueue: mq, suspendCurrentQueueTimeMillis: this.options.suspendCurrentQueueTimeMillis };
         let status: ConsumeOrderlyStatus;
         try {
@@ -194,14 +192,7 @@ export class ConsumeMessageOrderlyService {
     }
   }
 
-  /** A message read from %RETRY%<group> is shown with its original topic (RETRY_TOPIC). */
-  private resetRetryTopic(msgs: readonly MessageExt[]): void {
-    const groupTopic = retryTopicOf(this.options.consumerGroup);
-    for (const msg of msgs) {
-      const original = msg.properties[PropertyKey.RETRY_TOPIC];
-      if (original !== undefined && msg.topic === groupTopic) msg.topic = original;
-    }
-  }
+
 
   /** Acts on the listener's answer; false when the queue must wait (suspended). */
   private async processConsumeResult(msgs: MessageExt[], status: ConsumeOrderlyStatus, context: ConsumeOrderlyContext, task: QueueTask): Promise<boolean> {

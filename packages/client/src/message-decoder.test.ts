@@ -14,7 +14,7 @@ import { storedRecord } from './testing/stored-record.js';
 const record = (over: Partial<MessageToStore> = {}, physicalOffset = 123456) => storedRecord({ preparedTransactionOffset: 77, ...over }, 42, physicalOffset);
 
 const slow = (buf: Buffer) => toMessageExt(decodeStoredRecord(buf, 0), 'broker-a');
-const fast = (buf: Buffer) => decodeMessageExt(buf, 0, buf.length, 'broker-a');
+const fast = (buf: Buffer) => decodeMessageExt(buf, 0, buf.length, 'broker-a').toJSON();
 
 test('the same MessageExt as decodeStoredRecord + toMessageExt: IPv4, IPv6, no UNIQ_KEY, compressed, large offsets', () => {
   const cases: Buffer[] = [
@@ -30,6 +30,27 @@ test('the same MessageExt as decodeStoredRecord + toMessageExt: IPv4, IPv6, no U
   for (const buf of cases) {
     for (let i = 0; i < 3; i++) assert.equal(fast(buf), slow(buf)); // the caches answer the repeats
   }
+});
+
+test('a pulled message decodes its strings on first use, and every field can still be set', () => {
+  const m = decodeMessageExt(record(), 0, record().length, 'broker-a');
+  const plain = slow(record());
+  m.addPullProperty('MIN_OFFSET', '0');
+  assert.is(m.msgId, plain.msgId);
+  assert.is(m.offsetMsgId, plain.offsetMsgId);
+  assert.is(m.tags, 'TagA');
+  assert.equal(m.properties, { ...plain.properties, MIN_OFFSET: '0' });
+  m.addPullProperty('MAX_OFFSET', '9'); // after the properties were read: added to them
+  assert.is(m.properties.MAX_OFFSET, '9');
+  m.topic = 'Original';
+  m.reconsumeTimes++;
+  m.tags = undefined;
+  m.properties = { a: 'b' };
+  assert.is(m.topic, 'Original');
+  assert.is(m.reconsumeTimes, plain.reconsumeTimes + 1);
+  assert.is(m.tags, undefined);
+  assert.equal(m.properties, { a: 'b' });
+  assert.is(JSON.parse(JSON.stringify({ m })).m.msgId, plain.msgId, 'JSON carries the decoded fields');
 });
 
 test('properties parse as RocketMQ: short chunks, empty keys or values skipped, the last duplicate wins, __proto__ stays a key', () => {

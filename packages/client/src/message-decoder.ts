@@ -14,6 +14,7 @@ import { COMPRESSION_TYPE_MASK, COMPRESSION_TYPE_SHIFT, CompressionType, type Me
 /** Distinct IPv4 hosts remembered; past it the cache starts over (bounded memory). */
 const HOST_CACHE_MAX_ENTRIES = 4096;
 const hostText = new Map<number, string>();
+const EMPTY_BODY = Buffer.alloc(0);
 const hostHex = new Map<number, string>();
 
 function v4Key(buf: Buffer, at: number): number {
@@ -68,21 +69,163 @@ export function propertiesObject(text: string): Record<string, string> {
   return out;
 }
 
+/**
+ * A pulled message. Numbers and the body are read at once; the strings (properties, tags, keys, the
+ * two ids, the hosts) are decoded on first use, from the pull body the message already holds a
+ * slice of, so a listener that reads only the body pays for none of them. Every field can be set,
+ * as on a plain MessageExt.
+ */
+export class PulledMessageExt implements MessageExt {
+  topic: string;
+  body: Buffer;
+  flag: number;
+  brokerName: string;
+  queueId: number;
+  queueOffset: number;
+  commitLogOffset: number;
+  sysFlag: number;
+  bornTimestamp: number;
+  storeTimestamp: number;
+  reconsumeTimes: number;
+  preparedTransactionOffset: number;
+  bodyCRC: number;
+  storeSize: number;
+  bodyCompressed: boolean;
+  private lazyProperties: Record<string, string> | undefined;
+  private lazyTags: string | undefined | null = null;
+  private lazyKeys: string | undefined | null = null;
+  private lazyMsgId: string | undefined;
+  private lazyOffsetMsgId: string | undefined;
+  private lazyBornHost: string | undefined;
+  private lazyStoreHost: string | undefined;
+  /** Properties the pull adds (MIN_OFFSET, MAX_OFFSET), merged in when the properties are read. */
+  private pullProperties: [string, string][] | undefined;
+
+  /** Fields other than the lazy strings are set by decodeMessageExt right after construction. */
+  constructor(
+    private readonly raw: Buffer,
+    private readonly at: number,
+    private readonly propertiesStart: number,
+    private readonly propertiesBytes: number,
+    private readonly storeHostAt: number,
+  ) {
+    this.topic = '';
+    this.body = EMPTY_BODY;
+    this.flag = 0;
+    this.brokerName = '';
+    this.queueId = 0;
+    this.queueOffset = 0;
+    this.commitLogOffset = 0;
+    this.sysFlag = 0;
+    this.bornTimestamp = 0;
+    this.storeTimestamp = 0;
+    this.reconsumeTimes = 0;
+    this.preparedTransactionOffset = 0;
+    this.bodyCRC = 0;
+    this.storeSize = 0;
+    this.bodyCompressed = false;
+  }
+
+  get properties(): Record<string, string> {
+    if (this.lazyProperties === undefined) {
+      const props = propertiesObject(this.raw.toString('utf8', this.propertiesStart, this.propertiesStart + this.propertiesBytes));
+      for (const [key, value] of this.pullProperties ?? []) props[key] = value;
+      this.lazyProperties = props;
+    }
+    return this.lazyProperties;
+  }
+  set properties(value: Record<string, string>) {
+    this.lazyProperties = value;
+  }
+
+  /** Adds a property without decoding the others now (the pull's MIN_OFFSET / MAX_OFFSET). */
+  addPullProperty(key: string, value: string): void {
+    if (this.lazyProperties !== undefined) this.lazyProperties[key] = value;
+    else (this.pullProperties ??= []).push([key, value]);
+  }
+
+  get tags(): string | undefined {
+    return this.lazyTags === null ? this.properties[PropertyKey.TAGS] : this.lazyTags;
+  }
+  set tags(value: string | undefined) {
+    this.lazyTags = value;
+  }
+
+  get keys(): string | undefined {
+    return this.lazyKeys === null ? this.properties[PropertyKey.KEYS] : this.lazyKeys;
+  }
+  set keys(value: string | undefined) {
+    this.lazyKeys = value;
+  }
+
+  get offsetMsgId(): string {
+    return (this.lazyOffsetMsgId ??= offsetMsgIdAt(this.raw, this.storeHostAt, (this.sysFlag & SysFlag.STOREHOST_V6) !== 0, this.commitLogOffset));
+  }
+  set offsetMsgId(value: string) {
+    this.lazyOffsetMsgId = value;
+  }
+
+  get msgId(): string {
+    return (this.lazyMsgId ??= this.properties[PropertyKey.UNIQ_KEY] ?? this.offsetMsgId);
+  }
+  set msgId(value: string) {
+    this.lazyMsgId = value;
+  }
+
+  get bornHost(): string {
+    return (this.lazyBornHost ??= hostAt(this.raw, this.at + RecordField.BORNHOST, (this.sysFlag & SysFlag.BORNHOST_V6) !== 0));
+  }
+  set bornHost(value: string) {
+    this.lazyBornHost = value;
+  }
+
+  get storeHost(): string {
+    return (this.lazyStoreHost ??= hostAt(this.raw, this.storeHostAt, (this.sysFlag & SysFlag.STOREHOST_V6) !== 0));
+  }
+  set storeHost(value: string) {
+    this.lazyStoreHost = value;
+  }
+
+  /** A plain MessageExt with every field decoded (for logs, JSON and copies). */
+  toJSON(): MessageExt {
+    return {
+      topic: this.topic,
+      body: this.body,
+      tags: this.tags,
+      keys: this.keys,
+      properties: this.properties,
+      flag: this.flag,
+      msgId: this.msgId,
+      offsetMsgId: this.offsetMsgId,
+      brokerName: this.brokerName,
+      queueId: this.queueId,
+      queueOffset: this.queueOffset,
+      commitLogOffset: this.commitLogOffset,
+      sysFlag: this.sysFlag,
+      bornTimestamp: this.bornTimestamp,
+      bornHost: this.bornHost,
+      storeTimestamp: this.storeTimestamp,
+      storeHost: this.storeHost,
+      reconsumeTimes: this.reconsumeTimes,
+      preparedTransactionOffset: this.preparedTransactionOffset,
+      bodyCRC: this.bodyCRC,
+      storeSize: this.storeSize,
+      bodyCompressed: this.bodyCompressed,
+    };
+  }
+}
+
 /** Decodes the record at `at` (bounded by `limit`); throws RecordFormatError on garbage. */
-export function decodeMessageExt(buf: Buffer, at: number, limit: number, brokerName: string): MessageExt {
+export function decodeMessageExt(buf: Buffer, at: number, limit: number, brokerName: string): PulledMessageExt {
   const check = checkStoredRecord(buf, at, limit, false);
   if (check.kind !== 'message') throw new RecordFormatError(at, check.kind === 'invalid' ? check.reason : `no message (${check.kind})`);
   const sysFlag = buf.readInt32BE(at + RecordField.SYSFLAG);
-  const bornV6 = (sysFlag & SysFlag.BORNHOST_V6) !== 0;
   const storeV6 = (sysFlag & SysFlag.STOREHOST_V6) !== 0;
   const storeTimestampAt = at + storeTimestampOffset(sysFlag);
   const storeHostAt = storeTimestampAt + 8;
   const afterStoreHost = storeHostAt + (storeV6 ? 20 : 8);
   const bodyLenAt = afterStoreHost + 12;
   const bodyStart = bodyLenAt + 4;
-  const physicalOffset = readInt64BE(buf, at + RecordField.PHYSICALOFFSET);
-  const properties = propertiesObject(buf.toString('utf8', check.propertiesStart, check.propertiesStart + check.propertiesBytes));
-  const offsetMsgId = offsetMsgIdAt(buf, storeHostAt, storeV6, physicalOffset);
   let body = buf.subarray(bodyStart, bodyStart + buf.readInt32BE(bodyLenAt));
   let bodyCompressed = false;
   if ((sysFlag & SysFlag.COMPRESSED) !== 0) {
@@ -90,28 +233,32 @@ export function decodeMessageExt(buf: Buffer, at: number, limit: number, brokerN
     if (type === 0 || type === CompressionType.ZLIB) body = inflateSync(body);
     else bodyCompressed = true;
   }
-  return {
-    topic: buf.toString('utf8', check.topicStart, check.topicStart + check.topicBytes),
-    body,
-    tags: properties[PropertyKey.TAGS],
-    keys: properties[PropertyKey.KEYS],
-    properties,
-    flag: buf.readInt32BE(at + RecordField.FLAG),
-    msgId: properties[PropertyKey.UNIQ_KEY] ?? offsetMsgId,
-    offsetMsgId,
-    brokerName,
-    queueId: buf.readInt32BE(at + RecordField.QUEUEID),
-    queueOffset: readInt64BE(buf, at + RecordField.QUEUEOFFSET),
-    commitLogOffset: physicalOffset,
-    sysFlag,
-    bornTimestamp: readInt64BE(buf, at + RecordField.BORNTIMESTAMP),
-    bornHost: hostAt(buf, at + RecordField.BORNHOST, bornV6),
-    storeTimestamp: readInt64BE(buf, storeTimestampAt),
-    storeHost: hostAt(buf, storeHostAt, storeV6),
-    reconsumeTimes: buf.readInt32BE(afterStoreHost),
-    preparedTransactionOffset: readInt64BE(buf, afterStoreHost + 4),
-    bodyCRC: buf.readInt32BE(at + RecordField.BODYCRC),
-    storeSize: check.sizeBytes,
-    bodyCompressed,
-  };
+  const m = new PulledMessageExt(buf, at, check.propertiesStart, check.propertiesBytes, storeHostAt);
+  m.topic = topicAt(buf, check.topicStart, check.topicBytes);
+  m.body = body;
+  m.flag = buf.readInt32BE(at + RecordField.FLAG);
+  m.brokerName = brokerName;
+  m.queueId = buf.readInt32BE(at + RecordField.QUEUEID);
+  m.queueOffset = readInt64BE(buf, at + RecordField.QUEUEOFFSET);
+  m.commitLogOffset = readInt64BE(buf, at + RecordField.PHYSICALOFFSET);
+  m.sysFlag = sysFlag;
+  m.bornTimestamp = readInt64BE(buf, at + RecordField.BORNTIMESTAMP);
+  m.storeTimestamp = readInt64BE(buf, storeTimestampAt);
+  m.reconsumeTimes = buf.readInt32BE(afterStoreHost);
+  m.preparedTransactionOffset = readInt64BE(buf, afterStoreHost + 4);
+  m.bodyCRC = buf.readInt32BE(at + RecordField.BODYCRC);
+  m.storeSize = check.sizeBytes;
+  m.bodyCompressed = bodyCompressed;
+  return m;
+}
+
+/** The last topic decoded, reused while the bytes are the same (a pull body is one queue's messages). */
+let lastTopicBytes: Buffer = Buffer.alloc(0);
+let lastTopic = '';
+
+function topicAt(buf: Buffer, start: number, length: number): string {
+  if (length === lastTopicBytes.length && buf.compare(lastTopicBytes, 0, length, start, start + length) === 0) return lastTopic;
+  lastTopicBytes = Buffer.from(buf.subarray(start, start + length));
+  lastTopic = buf.toString('utf8', start, start + length);
+  return lastTopic;
 }

@@ -7,6 +7,7 @@ import { createOffsetMessageId } from '@orbit/common/message-id';
 import type { DecodedRecord } from '@orbit/common/message-record';
 import { decodeProperties } from '@orbit/common/properties';
 import { formatSocketAddress } from '@orbit/common/socket-address';
+import { RETRY_GROUP_TOPIC_PREFIX } from './names.js';
 
 export interface Message {
   topic: string;
@@ -129,4 +130,17 @@ export function toMessageExt(record: DecodedRecord, brokerName: string): Message
     storeSize: record.sizeBytes,
     bodyCompressed,
   };
+}
+
+/**
+ * A message read from %RETRY%<group> is shown with its original topic (RETRY_TOPIC), as the Java
+ * client's resetRetryAndNamespace does. Other messages' properties are not read.
+ */
+export function restoreRetryTopics(msgs: readonly MessageExt[], consumerGroup: string): void {
+  const groupTopic = RETRY_GROUP_TOPIC_PREFIX + consumerGroup;
+  for (const msg of msgs) {
+    if (msg.topic !== groupTopic) continue;
+    const original = msg.properties[PropertyKey.RETRY_TOPIC];
+    if (original !== undefined) msg.topic = original;
+  }
 }

@@ -10,11 +10,11 @@ import { optionalLong, type RemotingCommand } from '@orbit/remoting';
 import type { ClientLogger } from './client-config.js';
 import { MQBrokerError, MQClientError } from './errors.js';
 import type { MessageExt } from './message.js';
-import { decodeMessageExt } from './message-decoder.js';
+import { decodeMessageExt, type PulledMessageExt } from './message-decoder.js';
 import { mqKey, type MessageQueue } from './message-queue.js';
 import type { MQClientApi } from './mq-client-api.js';
 import type { FindBrokerResult } from './mq-client-instance.js';
-import { tagsMatch, type SubscriptionData } from './subscription.js';
+import { subscriptionFiltersTags, tagsMatch, type SubscriptionData } from './subscription.js';
 import { MASTER_ID } from './topic-route.js';
 
 /** PullSysFlag bits. */
@@ -107,7 +107,7 @@ export function processPullResponse(
   const maxOffsetText = String(maxOffset);
   let at = 0;
   while (at < body.length) {
-    let msg: MessageExt;
+    let msg: PulledMessageExt;
     try {
       msg = decodeMessageExt(body, at, body.length, mq.brokerName);
     } catch (error) {
@@ -116,9 +116,10 @@ export function processPullResponse(
     }
     at += msg.storeSize;
     result.rawCount++;
-    if (sub !== undefined && !tagsMatch(sub, msg.tags)) continue;
-    msg.properties[PropertyKey.MIN_OFFSET] = minOffsetText;
-    msg.properties[PropertyKey.MAX_OFFSET] = maxOffsetText;
+    // The re-check reads TAGS only when the subscription names tags (decoding properties costs).
+    if (sub !== undefined && subscriptionFiltersTags(sub) && !tagsMatch(sub, msg.tags)) continue;
+    msg.addPullProperty(PropertyKey.MIN_OFFSET, minOffsetText);
+    msg.addPullProperty(PropertyKey.MAX_OFFSET, maxOffsetText);
     result.msgFoundList.push(msg);
   }
   return result;

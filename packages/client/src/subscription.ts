@@ -37,8 +37,13 @@ export function buildSubscriptionData(topic: string, subString: string | undefin
   return data;
 }
 
+/** True when the subscription keeps only some tags, so pulled messages are re-checked. */
+export function subscriptionFiltersTags(sub: SubscriptionData): boolean {
+  return sub.expressionType === 'TAG' && !sub.classFilterMode && sub.tagsSet.length > 0;
+}
+
 /** The client-side re-check (PullAPIWrapper.processPullResult): true when the message is wanted. */
 export function tagsMatch(sub: SubscriptionData, tags: string | undefined): boolean {
-  if (sub.expressionType !== 'TAG' || sub.classFilterMode || sub.tagsSet.length === 0) return true;
+  if (!subscriptionFiltersTags(sub)) return true;
   return tags !== undefined && sub.tagsSet.includes(tags);
 }

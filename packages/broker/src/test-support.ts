@@ -40,8 +40,11 @@ export async function startTestBroker(settings: Record<string, string> = {}, dir
       if (!dir) rmSync(storeDir, { recursive: true, force: true });
     },
     restart: async () => {
+      // The same ports again: listenPort + 1 (the HA default) may meanwhile be another process's
+      // ephemeral port, so the HA port the store bound is kept too.
+      const haPort = broker.ctx.store.haStatus().haListenPort;
       await broker.shutdown();
-      return startTestBroker({ ...settings, listenPort: String(config.listenPort) }, storeDir);
+      return startTestBroker({ ...settings, listenPort: String(config.listenPort), ...(haPort > 0 ? { haListenPort: String(haPort) } : {}) }, storeDir);
     },
   };
   return handle;

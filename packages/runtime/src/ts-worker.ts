@@ -62,5 +62,8 @@ export function startWorker(entry: string | URL, options: WorkerOptions = {}): W
   const { probeUrl, tsxApiUrl } = tsxBootstrapUrls();
   const bootstrap = importWithTsxSource(JSON.stringify(entryUrl), JSON.stringify(probeUrl), JSON.stringify(tsxApiUrl));
   // An eval worker runs a classic script; a rejected import surfaces as the worker's 'error' event.
-  return new Worker(`${bootstrap};`, { ...options, eval: true, execArgv: options.execArgv ?? [...TSX_EXEC_ARGV] });
+  // Profiling flags of the process (--cpu-prof, --cpu-prof-dir, …) reach its workers too, so a
+  // profile shows the writer and dispatchers, not only the main thread.
+  const profiling = process.execArgv.filter((a) => a.startsWith('--cpu-prof') || a.startsWith('--heap-prof'));
+  return new Worker(`${bootstrap};`, { ...options, eval: true, execArgv: options.execArgv ?? [...TSX_EXEC_ARGV, ...profiling] });
 }

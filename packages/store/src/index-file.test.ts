@@ -237,6 +237,30 @@ test('reopen for writing continues the chains; read mode refuses writes', () => 
   });
 });
 
+test('entries get disk blocks a chunk ahead: a new file is sparse, keys across chunks and a reopen all read back', () => {
+  withTempDir((dir) => {
+    const config: IndexConfig = { maxHashSlotNum: 1000, maxIndexNum: 200_000 }; // 4 MB of entries
+    const file = path.join(dir, 'sparse');
+    const size = indexFileSizeBytes(config);
+    const a = IndexFile.create(file, config, 0, T0);
+    const allocated = () => fs.statSync(file).blocks * 512;
+    assert.ok(allocated() < 2 * 1024 * 1024, `a new ${size}-byte file holds only ${allocated()} bytes`);
+    for (let i = 0; i < 60_000; i++) assert.ok(a.putKey(`T#k${i}`, i * 100, T0 + i));
+    a.flush();
+    a.close();
+    const b = IndexFile.open(file, config, 'write');
+    for (let i = 60_000; i < 120_000; i++) assert.ok(b.putKey(`T#k${i}`, i * 100, T0 + i));
+    b.flush();
+    assert.ok(allocated() < size, 'the unused tail is still a hole');
+    for (const i of [0, 1, 52_428, 52_429, 59_999, 60_000, 104_857, 104_858, 119_999]) {
+      const out: number[] = [];
+      b.selectPhyOffsets(`T#k${i}`, 4, T0 - 1000, T0 + 200_000, out);
+      assert.ok(out.includes(i * 100), `key ${i}: ${out}`);
+    }
+    b.close();
+  });
+});
+
 test('a reader mapping sees the writer mapping at once', () => {
   withTempDir((dir) => {
     const config: IndexConfig = { maxHashSlotNum: 97, maxIndexNum: 500 };

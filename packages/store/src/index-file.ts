@@ -112,6 +112,8 @@ export class IndexFile {
   private readonly indexNum: number;
   private readonly entriesStart: number;
   private dirty = false;
+  /** Write mode: bytes below this have disk blocks (written with zeros or data); no entry lies above. */
+  private reservedBytes = 0;
 
   private constructor(path: string, config: IndexConfig, mode: IndexFileMode, map: Buffer) {
     this.path = path;
@@ -138,7 +140,10 @@ export class IndexFile {
     let map: Buffer;
     try {
       ftruncateSync(fd, size);
-      preallocate(fd, size);
+      // Header and hash slots (written anywhere) get their blocks now; the entries, written in
+      // order, get theirs a chunk at a time ahead of the writer (reserveThrough), so creating a
+      // 420 MB file does not stall dispatch for the time it takes to write it.
+      preallocate(fd, 0, Math.min(size, indexEntriesStart(config) + ENTRY_RESERVE_CHUNK_BYTES));
       map = mmap.map(size, PROT_READ_WRITE, mmap.MAP_SHARED, fd, 0);
     } catch (err) {
       rmSync(path, { force: true }); // a half-made file must not be loaded later
@@ -148,6 +153,7 @@ export class IndexFile {
     }
     adviseRandom(map);
     const file = new IndexFile(path, config, 'write', map);
+    file.reservedBytes = Math.min(size, file.entriesStart + ENTRY_RESERVE_CHUNK_BYTES);
     writeInt64BE(map, HEADER_BEGIN_TIMESTAMP, beginTimestamp);
     writeInt64BE(map, HEADER_END_TIMESTAMP, beginTimestamp);
     writeInt64BE(map, HEADER_BEGIN_PHY_OFFSET, beginPhyOffset);
@@ -178,7 +184,11 @@ export class IndexFile {
       closeSync(fd);
     }
     adviseRandom(map);
-    return new IndexFile(path, config, mode, map);
+    const file = new IndexFile(path, config, mode, map);
+    // Blocks are certain only up to the last entry: zeros written ahead before a crash may not
+    // have reached the disk. Reserving again from there only ever writes zeros over unused bytes.
+    if (mode === 'write') file.reservedBytes = Math.min(size, file.entriesStart + Math.max(1, file.indexCount) * INDEX_ENTRY_BYTES);
+    return file;
   }
 
   get beginTimestamp(): number {
@@ -235,6 +245,7 @@ export class IndexFile {
 
     // 1. the entry, 2. the slot that publishes it, 3. the header.
     const entryPos = this.entriesStart + indexCount * INDEX_ENTRY_BYTES;
+    this.reserveThrough(entryPos + INDEX_ENTRY_BYTES); // may throw ENOSPC; nothing is written then
     map.writeInt32BE(keyHash, entryPos + ENTRY_KEY_HASH);
     writeInt64BE(map, entryPos + ENTRY_PHY_OFFSET, phyOffset);
     map.writeInt32BE(timeDiffSeconds, entryPos + ENTRY_TIME_DIFF);
@@ -299,12 +310,30 @@ export class IndexFile {
     this.dirty = true;
   }
 
-  /** msync of the whole mapping when anything was written since the last flush. */
+  /** msync of header, slots and the entries written, when anything was written since the last flush. */
   flush(): void {
     if (this.mode !== 'write' || !this.dirty) return;
     const map = this.mapping();
     this.dirty = false;
-    mmap.sync(map, 0, map.length, true, false);
+    // Only the used part: an msync walks every page of the range, and most of the file is unused.
+    const used = Math.min(map.length, this.entriesStart + Math.max(1, this.indexCount) * INDEX_ENTRY_BYTES);
+    mmap.sync(map, 0, used, true, false);
+  }
+
+  /**
+   * Makes sure bytes below `endByte` have disk blocks, writing zeros through the file (not the
+   * mapping) a chunk ahead: a full disk is then ENOSPC here, never SIGBUS on a mapped write.
+   */
+  private reserveThrough(endByte: number): void {
+    if (endByte <= this.reservedBytes) return;
+    const target = Math.min(this.mapping().length, endByte + ENTRY_RESERVE_CHUNK_BYTES);
+    const fd = openSync(this.path, 'r+');
+    try {
+      preallocate(fd, this.reservedBytes, target);
+    } finally {
+      closeSync(fd);
+    }
+    this.reservedBytes = target;
   }
 
   /** Drops the mapping; the memory is unmapped when the Buffer is garbage-collected. */
@@ -349,16 +378,23 @@ function adviseRandom(map: Buffer): void {
 }
 
 const ZERO_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Entries get disk blocks this far ahead of the next one written (about 52k entries). */
+const ENTRY_RESERVE_CHUNK_BYTES = 1024 * 1024;
+
+function indexEntriesStart(config: IndexConfig): number {
+  return INDEX_HEADER_BYTES + config.maxHashSlotNum * INDEX_SLOT_BYTES;
+}
 
 /**
- * Writes every block with zeros before the file is mapped: on a full disk this throws ENOSPC here,
- * while a mapped write into a sparse hole would kill the process with SIGBUS.
+ * Writes zeros over [from, to) through the file, so those blocks exist before they are written
+ * through the mapping: on a full disk this throws ENOSPC here, while a mapped write into a sparse
+ * hole would kill the process with SIGBUS.
  */
-function preallocate(fd: number, sizeBytes: number): void {
-  const zeros = Buffer.alloc(Math.min(ZERO_CHUNK_BYTES, sizeBytes));
+function preallocate(fd: number, from: number, to: number): void {
+  const zeros = Buffer.alloc(Math.max(0, Math.min(ZERO_CHUNK_BYTES, to - from)));
   // A write near a full disk may be short without failing; only the next one says ENOSPC.
-  for (let at = 0; at < sizeBytes; ) {
-    const written = writeSync(fd, zeros, 0, Math.min(zeros.length, sizeBytes - at), at);
+  for (let at = from; at < to; ) {
+    const written = writeSync(fd, zeros, 0, Math.min(zeros.length, to - at), at);
     if (written <= 0) throw Object.assign(new Error(`no space to preallocate the index file`), { code: 'ENOSPC' });
     at += written;
   }

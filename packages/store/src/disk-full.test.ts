@@ -131,6 +131,15 @@ test(
     try {
       assert.is((await store.putMessage(makeMessage('Cq', 0, 'first'))).status, 'PUT_OK');
       await store.waitDispatched();
+      // The next segment is prepared in the background; were it still being written when the disk is
+      // filled, its preparation would fail and free what it had taken (a race seen on a busy machine).
+      const commitLogDir = `${root}/store/commitlog`;
+      for (let waited = 0; ; waited += 20) {
+        const names = readdirSync(commitLogDir);
+        if (names.filter((n) => /^\d{20}$/.test(n)).length >= 2 && !names.some((n) => n.endsWith('.preparing'))) break;
+        if (waited > 10_000) assert.unreachable(`the next segment was not prepared within 10 s: ${names.join(', ')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
       const filler = `${root}/filler`;
       fillDisk(filler, 16 * 1024); // less than a reservation chunk; the commit log needs nothing new
       // One batch, so every message is acknowledged before dispatch reaches the unreservable chunk.

@@ -1,13 +1,13 @@
 // Thin admin calls (the part of DefaultMQAdminExt mqadmin needs first): create a topic on a broker,
 // read routes and the cluster, queue offsets, a group's committed offset, and look messages up by
 // id or key. No heartbeats, no background tasks: one RemotingClient, closed by shutdown().
-import { decodeStoredRecord, decodeStoredRecords } from '@orbit/common/message-record';
 import { decodeOffsetMessageId } from '@orbit/common/message-id';
 import { formatSocketAddress } from '@orbit/common/socket-address';
 import { RemotingClient } from '@orbit/remoting';
 import { resolveClientConfig, type ClientConfig } from './client-config.js';
 import { MQClientError } from './errors.js';
-import { toMessageExt, type MessageExt } from './message.js';
+import type { MessageExt } from './message.js';
+import { decodeMessageExt, decodeMessageExts } from './message-decoder.js';
 import type { MessageQueue } from './message-queue.js';
 import { MQClientApi, type ClusterInfo, type CreateTopicOptions } from './mq-client-api.js';
 import { AUTO_CREATE_TOPIC_KEY } from './names.js';
@@ -122,7 +122,7 @@ export class AdminClient {
     const addr = formatSocketAddress(decoded.storeHost);
     const body = await this.api.viewMessage(addr, decoded.physicalOffset);
     if (body.length === 0) throw new MQClientError(`no message at ${offsetMsgId}`);
-    return toMessageExt(decodeStoredRecord(body, 0), brokerName);
+    return decodeMessageExt(body, 0, body.length, brokerName).toJSON();
   }
 
   /**
@@ -148,7 +148,7 @@ export class AdminClient {
           endTimestamp: options.endTimestampMs ?? Number.MAX_SAFE_INTEGER,
           uniqKey: options.uniqKey ?? false,
         });
-        for (const record of decodeStoredRecords(body)) out.push(toMessageExt(record, broker.brokerName));
+        out.push(...decodeMessageExts(body, broker.brokerName));
       }),
     );
     return out.filter((msg) => {

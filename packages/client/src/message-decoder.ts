@@ -1,8 +1,7 @@
-// The consumer's hot path: the records of a pull body straight into MessageExt objects. Same result
-// as decodeStoredRecord + toMessageExt, without their intermediate objects: fields are read from
-// the buffer once, host strings and offset-id prefixes come from a small cache (a consumer sees few
-// distinct hosts), and properties go straight into the object. Every length is still checked by
-// checkStoredRecord first.
+// Stored records (facts §4.1) into MessageExt objects, the one decoder the client has. On the
+// consumer's hot path, without intermediate objects: fields are read from the buffer once, host
+// strings and offset-id prefixes come from a small cache (a consumer sees few distinct hosts), and
+// the strings are decoded only when read. Every length is still checked by checkStoredRecord first.
 import { inflateSync } from 'node:zlib';
 import { checkStoredRecord, RecordField, RecordFormatError, storeTimestampOffset } from '@orbit/common/message-record';
 import { PropertyKey, SysFlag } from '@orbit/common/message-const';
@@ -261,4 +260,18 @@ function topicAt(buf: Buffer, start: number, length: number): string {
   lastTopicBytes = Buffer.from(buf.subarray(start, start + length));
   lastTopic = buf.toString('utf8', start, start + length);
   return lastTopic;
+}
+
+/**
+ * Every record of a body (VIEW_MESSAGE, QUERY_MESSAGE, CHECK_TRANSACTION_STATE) as plain MessageExt
+ * objects: callers may copy them with a spread. Throws RecordFormatError on garbage.
+ */
+export function decodeMessageExts(body: Buffer, brokerName: string): MessageExt[] {
+  const out: MessageExt[] = [];
+  for (let at = 0; at < body.length; ) {
+    const msg = decodeMessageExt(body, at, body.length, brokerName);
+    at += msg.storeSize;
+    out.push(msg.toJSON());
+  }
+  return out;
 }

@@ -2,10 +2,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { deflateSync } from 'node:zlib';
 import { createOffsetMessageId } from '@orbit/common/message-id';
-import { decodeStoredRecord, encodeStoredRecord, planRecord, type MessageToStore } from '@orbit/common/message-record';
 import { encodeProperties } from '@orbit/common/properties';
 import { parseSocketAddress } from '@orbit/common/socket-address';
-import { toMessageExt } from './message.js';
+import { decodeMessageExt } from './message-decoder.js';
 import { storedRecord } from './testing/stored-record.js';
 import { processPullResponse } from './pull-api.js';
 import { createResponse } from '@orbit/remoting';
@@ -13,9 +12,10 @@ import { messageQueue } from './message-queue.js';
 import { buildSubscriptionData } from './subscription.js';
 
 const record = storedRecord;
+const decoded = (buf: Buffer, brokerName: string) => decodeMessageExt(buf, 0, buf.length, brokerName).toJSON();
 
 test('MessageExt from a stored record: ids, offsets, hosts, properties', () => {
-  const msg = toMessageExt(decodeStoredRecord(record(), 0), 'broker-a');
+  const msg = decoded(record(), 'broker-a');
   assert.is(msg.topic, 'TopicTest');
   assert.is(msg.body.toString(), 'hello');
   assert.is(msg.tags, 'TagA');
@@ -39,13 +39,13 @@ test('MessageExt from a stored record: ids, offsets, hosts, properties', () => {
 
 test('without UNIQ_KEY the msgId is the offsetMsgId; a ZLIB body is inflated', () => {
   const original = Buffer.alloc(10_000, 'z');
-  const msg = toMessageExt(decodeStoredRecord(record({ properties: '', body: deflateSync(original), sysFlag: 0x1 | 0x300 }), 0), 'b');
+  const msg = decoded(record({ properties: '', body: deflateSync(original), sysFlag: 0x1 | 0x300 }), 'b');
   assert.is(msg.msgId, msg.offsetMsgId);
   assert.ok(msg.body.equals(original));
   assert.is(msg.bodyCompressed, false);
-  const old = toMessageExt(decodeStoredRecord(record({ body: deflateSync(Buffer.from('x')), sysFlag: 0x1 }), 0), 'b'); // type 0 = ZLIB
+  const old = decoded(record({ body: deflateSync(Buffer.from('x')), sysFlag: 0x1 }), 'b'); // type 0 = ZLIB
   assert.is(old.body.toString(), 'x');
-  const lz4 = toMessageExt(decodeStoredRecord(record({ body: Buffer.from('??'), sysFlag: 0x1 | 0x100 }), 0), 'b');
+  const lz4 = decoded(record({ body: Buffer.from('??'), sysFlag: 0x1 | 0x100 }), 'b');
   assert.is(lz4.bodyCompressed, true);
 });
 

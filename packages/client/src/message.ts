@@ -1,12 +1,7 @@
 // Messages as producers build them (Message) and as consumers receive them (MessageExt, decoded from
 // the stored records of a pull body, facts §4.1). Properties travel as RocketMQ's properties string
 // (facts §4.3); TAGS, KEYS, DELAY and UNIQ_KEY are properties too.
-import { inflateSync } from 'node:zlib';
-import { SysFlag, PropertyKey } from '@orbit/common/message-const';
-import { createOffsetMessageId } from '@orbit/common/message-id';
-import type { DecodedRecord } from '@orbit/common/message-record';
-import { decodeProperties } from '@orbit/common/properties';
-import { formatSocketAddress } from '@orbit/common/socket-address';
+import { PropertyKey } from '@orbit/common/message-const';
 import { RETRY_GROUP_TOPIC_PREFIX } from './names.js';
 
 export interface Message {
@@ -93,43 +88,6 @@ export function buildSendProperties(msg: Message, uniqKey: string | undefined): 
     }
   }
   return props;
-}
-
-/** Builds a MessageExt from a decoded record; the body is inflated when it is ZLIB-compressed. */
-export function toMessageExt(record: DecodedRecord, brokerName: string): MessageExt {
-  const properties = Object.fromEntries(decodeProperties(record.properties)) as Record<string, string>;
-  const offsetMsgId = createOffsetMessageId(record.storeHost, record.physicalOffset);
-  let body = record.body;
-  let bodyCompressed = false;
-  if ((record.sysFlag & SysFlag.COMPRESSED) !== 0) {
-    const type = (record.sysFlag & COMPRESSION_TYPE_MASK) >> COMPRESSION_TYPE_SHIFT;
-    if (type === 0 || type === CompressionType.ZLIB) body = inflateSync(body);
-    else bodyCompressed = true;
-  }
-  return {
-    topic: record.topic,
-    body,
-    tags: properties[PropertyKey.TAGS],
-    keys: properties[PropertyKey.KEYS],
-    properties,
-    flag: record.flag,
-    msgId: properties[PropertyKey.UNIQ_KEY] ?? offsetMsgId,
-    offsetMsgId,
-    brokerName,
-    queueId: record.queueId,
-    queueOffset: record.queueOffset,
-    commitLogOffset: record.physicalOffset,
-    sysFlag: record.sysFlag,
-    bornTimestamp: record.bornTimestamp,
-    bornHost: formatSocketAddress(record.bornHost),
-    storeTimestamp: record.storeTimestamp,
-    storeHost: formatSocketAddress(record.storeHost),
-    reconsumeTimes: record.reconsumeTimes,
-    preparedTransactionOffset: record.preparedTransactionOffset,
-    bodyCRC: record.bodyCrc,
-    storeSize: record.sizeBytes,
-    bodyCompressed,
-  };
 }
 
 /**

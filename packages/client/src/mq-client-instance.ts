@@ -9,14 +9,14 @@ import { createResponse, parseLenientJson, RemotingClient, type RemotingCommand,
 import { ResponseCode } from '@orbit/common/response-code';
 import { parseQueueKeyedTable } from './queue-keyed-table.js';
 import { PropertyKey } from '@orbit/common/message-const';
-import { decodeStoredRecord } from '@orbit/common/message-record';
 import { errorText, PeriodicTask, sleep, Wakeup } from './async-util.js';
 import type { ClientConfig } from './client-config.js';
 import { buildClientId, resolveInstanceName } from './client-id.js';
 import { MQClientError } from './errors.js';
 import { buildHeartbeatData, type ConsumerData } from './heartbeat-data.js';
 import type { MessageQueue } from './message-queue.js';
-import { toMessageExt, type MessageExt } from './message.js';
+import type { MessageExt } from './message.js';
+import { decodeMessageExt } from './message-decoder.js';
 import { MQClientApi } from './mq-client-api.js';
 import { autoCreateRouteFromTemplate, MASTER_ID, routeFingerprint, toTopicSubscribeInfo, type TopicRouteData } from './topic-route.js';
 
@@ -152,7 +152,8 @@ export class MQClientInstance {
   private checkTransactionState(request: RemotingCommand, conn: RemotingConnection): void {
     let msg: MessageExt;
     try {
-      msg = toMessageExt(decodeStoredRecord(request.body ?? Buffer.alloc(0), 0), request.extFields.bname ?? '');
+      const body = request.body ?? Buffer.alloc(0);
+      msg = decodeMessageExt(body, 0, body.length, request.extFields.bname ?? '').toJSON();
     } catch (error) {
       this.logger.warn(`CHECK_TRANSACTION_STATE from ${conn.remoteAddress} has a bad body: ${errorText(error)}`);
       return;

@@ -1,7 +1,7 @@
 // One memory-mapped file of fixed size: a commit-log segment or a consume-queue file. Named by the
 // 20-digit offset of its first byte. Readers on other threads map the same file read-only; the page
 // cache makes the writer's bytes visible to them.
-import { closeSync, fdatasync, openSync, promises as fsp, statSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, openSync, promises as fsp, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileNameToOffset, offsetToFileName } from '@orbit/common';
 import { mapReadOnly, mapReadWrite, syncRange } from './mmap.js';
@@ -104,6 +104,21 @@ export class MappedFile {
 
   /** fdatasync on the libuv pool: mapped writes are dirty page-cache pages of this file, so this
    *  makes them durable without blocking the calling thread (msync would block it). */
+  /** pwrite of bytes[from, from+length) at `position`, through the descriptor (not the mapping). */
+  writeThrough(bytes: Buffer, from: number, length: number, position: number): void {
+    if (this.fd < 0) throw new Error(`invariant violated: ${this.path} is not open for writing`);
+    if (position < 0 || position + length > this.sizeBytes) throw new Error(`invariant violated: write of ${length} bytes at ${position} of ${this.path} (${this.sizeBytes} bytes)`);
+    for (let done = 0; done < length; ) {
+      const n = writeSync(this.fd, bytes, from + done, length - done, position + done);
+      if (n <= 0) throw noSpace(`no space to write ${length - done} bytes at ${position + done} of ${this.path}`);
+      done += n;
+    }
+  }
+
+  flushSync(): void {
+    if (this.fd >= 0) fdatasyncSync(this.fd);
+  }
+
   flushAsync(): Promise<void> {
     const fd = this.fd;
     if (fd < 0) return Promise.resolve();

@@ -17,208 +17,212 @@ async function withStore(overrides: Record<string, unknown>, fn: (store: Message
   }
 }
 
-test('a message goes in and comes back byte-exact with offsets, CRC and store time filled', async () => {
-  await withStore({}, async (store) => {
-    const put = await store.putMessage(makeMessage('TopicTest', 1, 'hello', { TAGS: 'TagA', KEYS: 'k1' }));
-    assert.is(put.status, 'PUT_OK');
-    assert.is(put.queueOffset, 0);
-    assert.is(put.physicalOffset, 0);
-    await store.waitDispatched();
-    const got = store.getMessage('TopicTest', 1, 0, 32);
-    assert.is(got.status, 'FOUND');
-    assert.is(got.messages.length, 1);
-    assert.is(got.nextBeginOffset, 1);
-    assert.is(got.maxOffset, 1);
-    const rec = decodeStoredRecord(got.messages[0]!, 0);
-    assert.is(rec.topic, 'TopicTest');
-    assert.is(rec.queueId, 1);
-    assert.is(rec.queueOffset, 0);
-    assert.is(rec.physicalOffset, 0);
-    assert.is(rec.body.toString(), 'hello');
-    assert.is(rec.bodyCrc, rocketmqCrc32(Buffer.from('hello')));
-    assert.is(rec.storeTimestamp, put.storeTimestamp);
-    assert.is(findProperty(rec.properties, 'TAGS'), 'TagA');
-    assert.equal(store.getMessageByPhysicalOffset(0), got.messages[0]);
-  });
-});
-
-test('appends across segment boundaries: every record readable, BLANK markers at segment ends', async () => {
-  await withStore({}, async (store, dir) => {
-    const expected: string[] = [];
-    // Varying sizes make records end at every kind of distance from a boundary.
-    for (let i = 0; i < 400; i++) {
-      const body = `m${i}-`.padEnd(100 + ((i * 37) % 900), 'x');
-      expected.push(body);
-      const r = await store.putMessage(makeMessage('Boundaries', 0, body));
-      assert.is(r.queueOffset, i);
-    }
-    await store.waitDispatched();
-    const segments = readdirSync(join(dir, 'commitlog')).filter((n) => /^\d{20}$/.test(n));
-    // ~240 KiB of records in 64 KiB segments: at least 4 written (a prepared, empty next one may be there too).
-    const used = Math.floor(store.commitLogMaxOffset / SMALL_STORE.mappedFileSizeCommitLog) + 1;
-    assert.ok(used >= 4, `expected several segments in use, saw ${used}`);
-    assert.ok(segments.length >= used);
-    // Read one at a time at every offset, and in batches.
-    for (let i = 0; i < 400; i++) {
-      const got = store.getMessage('Boundaries', 0, i, 1);
+// The writer stamps records in the mapping under ASYNC_FLUSH and in a staging buffer written with
+// pwrite under SYNC_FLUSH: both paths get the layout, boundary and concurrency checks.
+for (const flushDiskType of ['ASYNC_FLUSH', 'SYNC_FLUSH'] as const) {
+  test(`a message goes in and comes back byte-exact with offsets, CRC and store time filled (${flushDiskType})`, async () => {
+    await withStore({ flushDiskType }, async (store) => {
+      const put = await store.putMessage(makeMessage('TopicTest', 1, 'hello', { TAGS: 'TagA', KEYS: 'k1' }));
+      assert.is(put.status, 'PUT_OK');
+      assert.is(put.queueOffset, 0);
+      assert.is(put.physicalOffset, 0);
+      await store.waitDispatched();
+      const got = store.getMessage('TopicTest', 1, 0, 32);
       assert.is(got.status, 'FOUND');
-      assert.is(decodeStoredRecord(got.messages[0]!, 0).body.toString(), expected[i]);
-    }
-    let offset = 0;
-    let count = 0;
-    while (offset < 400) {
-      const got = store.getMessage('Boundaries', 0, offset, 32);
-      for (const m of got.messages) assert.is(decodeStoredRecord(m, 0).body.toString(), expected[count++]);
-      offset = got.nextBeginOffset;
-    }
-    assert.is(count, 400);
-    // Each full segment ends with a BLANK marker right after its last record.
-    const offsets = await store.segmentOffsets();
-    for (let s = 0; s < offsets.length - 1; s++) {
-      let at = offsets[s]!;
-      for (;;) {
-        const rec = store.getMessageByPhysicalOffset(at);
-        if (!rec) break;
-        at += rec.length;
+      assert.is(got.messages.length, 1);
+      assert.is(got.nextBeginOffset, 1);
+      assert.is(got.maxOffset, 1);
+      const rec = decodeStoredRecord(got.messages[0]!, 0);
+      assert.is(rec.topic, 'TopicTest');
+      assert.is(rec.queueId, 1);
+      assert.is(rec.queueOffset, 0);
+      assert.is(rec.physicalOffset, 0);
+      assert.is(rec.body.toString(), 'hello');
+      assert.is(rec.bodyCrc, rocketmqCrc32(Buffer.from('hello')));
+      assert.is(rec.storeTimestamp, put.storeTimestamp);
+      assert.is(findProperty(rec.properties, 'TAGS'), 'TagA');
+      assert.equal(store.getMessageByPhysicalOffset(0), got.messages[0]);
+    });
+  });
+
+  test(`appends across segment boundaries: every record readable, BLANK markers at segment ends (${flushDiskType})`, async () => {
+    await withStore({ flushDiskType }, async (store, dir) => {
+      const expected: string[] = [];
+      // Varying sizes make records end at every kind of distance from a boundary.
+      for (let i = 0; i < 400; i++) {
+        const body = `m${i}-`.padEnd(100 + ((i * 37) % 900), 'x');
+        expected.push(body);
+        const r = await store.putMessage(makeMessage('Boundaries', 0, body));
+        assert.is(r.queueOffset, i);
       }
-      assert.ok(at < offsets[s + 1]!, 'a segment ends before the next begins');
-    }
-    const segPath = join(dir, 'commitlog', segments[0]!);
-    assert.ok(existsSync(segPath));
-  });
-});
-
-test('a record that lands exactly at a segment end, and the first record of the next segment', async () => {
-  await withStore({}, async (store) => {
-    const seg = SMALL_STORE.mappedFileSizeCommitLog;
-    const overhead = 91 + 'Exact'.length; // no properties
-    let end = 0;
-    while (seg - end > 16000 + 2 * overhead + 8 + 200) {
-      const r = await store.putMessage(makeMessage('Exact', 0, Buffer.alloc(16000, 1)));
-      end = r.physicalOffset + r.wroteBytes;
-    }
-    // The remaining space is now exactly one record plus the 8-byte end reserve.
-    const remaining = seg - end;
-    const fitting = await store.putMessage(makeMessage('Exact', 0, Buffer.alloc(remaining - overhead - 8, 2)));
-    assert.is(fitting.physicalOffset + fitting.wroteBytes, seg - 8);
-    const rolled = await store.putMessage(makeMessage('Exact', 0, 'next'));
-    assert.is(rolled.physicalOffset, seg);
-    await store.waitDispatched();
-    const got = store.getMessage('Exact', 0, rolled.queueOffset - 1, 32);
-    assert.is(got.messages.length, 2);
-    assert.is(decodeStoredRecord(got.messages[1]!, 0).body.toString(), 'next');
-    assert.is(decodeStoredRecord(got.messages[0]!, 0).physicalOffset, fitting.physicalOffset);
-  });
-});
-
-test('batches get consecutive queue offsets and sit contiguously in the log', async () => {
-  await withStore({}, async (store) => {
-    const batch = Array.from({ length: 10 }, (_, i) => makeMessage('Batch', 2, `b${i}`, { KEYS: `key${i}` }));
-    const r = await store.putMessages(batch);
-    assert.is(r.count, 10);
-    assert.is(r.queueOffset, 0);
-    const r2 = await store.putMessage(makeMessage('Batch', 2, 'after'));
-    assert.is(r2.queueOffset, 10);
-    assert.is(r2.physicalOffset, r.physicalOffset + r.wroteBytes);
-    await store.waitDispatched();
-    const got = store.getMessage('Batch', 2, 0, 32);
-    assert.equal(got.messages.map((m) => decodeStoredRecord(m, 0).body.toString()), [...batch.map((_, i) => `b${i}`), 'after']);
-    assert.equal(got.queueOffsets, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-  });
-});
-
-test('tag filter uses the consume-queue tag code and skips to the right next offset', async () => {
-  await withStore({}, async (store) => {
-    for (let i = 0; i < 30; i++) await store.putMessage(makeMessage('Tags', 0, `t${i}`, { TAGS: i % 3 === 0 ? 'TagA' : 'TagB' }));
-    await store.waitDispatched();
-    const wanted = javaStringHash('TagA');
-    const filter = { isMatchedByTagsCode: (code: number) => code === wanted };
-    const got = store.getMessage('Tags', 0, 0, 32, filter);
-    assert.is(got.status, 'FOUND');
-    assert.equal(got.messages.map((m) => decodeStoredRecord(m, 0).body.toString()), Array.from({ length: 10 }, (_, i) => `t${i * 3}`));
-    const none = store.getMessage('Tags', 0, 0, 32, { isMatchedByTagsCode: () => false });
-    assert.is(none.status, 'NO_MATCHED_MESSAGE');
-    assert.is(none.nextBeginOffset, 30);
-  });
-});
-
-test('pull statuses and next offsets follow RocketMQ', async () => {
-  await withStore({}, async (store) => {
-    assert.is(store.getMessage('Nope', 0, 0, 32).status, 'NO_MATCHED_LOGIC_QUEUE');
-    for (let i = 0; i < 5; i++) await store.putMessage(makeMessage('Status', 0, `s${i}`));
-    await store.waitDispatched();
-    const one = store.getMessage('Status', 0, 5, 32);
-    assert.is(one.status, 'OFFSET_OVERFLOW_ONE');
-    assert.is(one.nextBeginOffset, 5);
-    const badly = store.getMessage('Status', 0, 99, 32);
-    assert.is(badly.status, 'OFFSET_OVERFLOW_BADLY');
-    assert.is(badly.nextBeginOffset, 5);
-    assert.is(store.getMaxOffsetInQueue('Status', 0), 5);
-    assert.is(store.getMinOffsetInQueue('Status', 0), 0);
-    assert.is(store.getMaxOffsetInQueue('Status', 7), 0);
-  });
-});
-
-test('index finds messages by key and by unique key within a time range', async () => {
-  await withStore({}, async (store) => {
-    const t0 = Date.now();
-    for (let i = 0; i < 200; i++) {
-      await store.putMessage(makeMessage('Indexed', i % 4, `v${i}`, { KEYS: `order-${i % 50} common`, UNIQ_KEY: `U${i}` }));
-    }
-    await store.waitDispatched();
-    const byKey = store.queryMessagesByKey('Indexed', 'order-7', 64);
-    assert.equal(byKey.map((r) => decodeStoredRecord(r, 0).body.toString()).sort(), ['v107', 'v157', 'v57', 'v7']);
-    const byUniq = store.queryMessagesByKey('Indexed', 'U123', 64);
-    assert.equal(byUniq.map((r) => decodeStoredRecord(r, 0).body.toString()), ['v123']);
-    assert.is(store.queryMessagesByKey('Indexed', 'common', 32).length, 32);
-    assert.is(store.queryMessagesByKey('Other', 'order-7', 64).length, 0);
-    assert.is(store.queryMessagesByKey('Indexed', 'order-7', 64, t0 + 3_600_000, t0 + 7_200_000).length, 0);
-  });
-});
-
-test('many concurrent appenders: every append acknowledged once, queue offsets dense per queue', async () => {
-  await withStore({}, async (store) => {
-    const appenders = 64;
-    const perAppender = 40;
-    const seen = new Map<number, Set<number>>();
-    await Promise.all(
-      Array.from({ length: appenders }, async (_, a) => {
-        for (let i = 0; i < perAppender; i++) {
-          const q = (a + i) % 4;
-          const r = await store.putMessage(makeMessage('Concurrent', q, `a${a}-${i}`));
-          assert.is(r.status, 'PUT_OK');
-          let s = seen.get(q);
-          if (!s) seen.set(q, (s = new Set()));
-          assert.not.ok(s.has(r.queueOffset), 'queue offset handed out twice');
-          s.add(r.queueOffset);
+      await store.waitDispatched();
+      const segments = readdirSync(join(dir, 'commitlog')).filter((n) => /^\d{20}$/.test(n));
+      // ~240 KiB of records in 64 KiB segments: at least 4 written (a prepared, empty next one may be there too).
+      const used = Math.floor(store.commitLogMaxOffset / SMALL_STORE.mappedFileSizeCommitLog) + 1;
+      assert.ok(used >= 4, `expected several segments in use, saw ${used}`);
+      assert.ok(segments.length >= used);
+      // Read one at a time at every offset, and in batches.
+      for (let i = 0; i < 400; i++) {
+        const got = store.getMessage('Boundaries', 0, i, 1);
+        assert.is(got.status, 'FOUND');
+        assert.is(decodeStoredRecord(got.messages[0]!, 0).body.toString(), expected[i]);
+      }
+      let offset = 0;
+      let count = 0;
+      while (offset < 400) {
+        const got = store.getMessage('Boundaries', 0, offset, 32);
+        for (const m of got.messages) assert.is(decodeStoredRecord(m, 0).body.toString(), expected[count++]);
+        offset = got.nextBeginOffset;
+      }
+      assert.is(count, 400);
+      // Each full segment ends with a BLANK marker right after its last record.
+      const offsets = await store.segmentOffsets();
+      for (let s = 0; s < offsets.length - 1; s++) {
+        let at = offsets[s]!;
+        for (;;) {
+          const rec = store.getMessageByPhysicalOffset(at);
+          if (!rec) break;
+          at += rec.length;
         }
-      }),
-    );
-    await store.waitDispatched();
-    let total = 0;
-    for (const [q, offsets] of seen) {
-      assert.is(Math.max(...offsets) + 1, offsets.size, `queue ${q} has gaps`);
-      assert.is(store.getMaxOffsetInQueue('Concurrent', q), offsets.size);
-      total += offsets.size;
-    }
-    assert.is(total, appenders * perAppender);
+        assert.ok(at < offsets[s + 1]!, 'a segment ends before the next begins');
+      }
+      const segPath = join(dir, 'commitlog', segments[0]!);
+      assert.ok(existsSync(segPath));
+    });
   });
-});
 
-test('an append that resolved is readable at once by its physical offset', async () => {
-  await withStore({}, async (store) => {
-    await Promise.all(
-      Array.from({ length: 32 }, async (_, a) => {
-        for (let i = 0; i < 20; i++) {
-          const r = await store.putMessage(makeMessage('ReadYourWrite', a % 4, `a${a}-${i}`));
-          const rec = store.getMessageByPhysicalOffset(r.physicalOffset);
-          assert.ok(rec, `append at ${r.physicalOffset} resolved but is not readable`);
-          assert.is(decodeStoredRecord(rec!, 0).body.toString(), `a${a}-${i}`);
-        }
-      }),
-    );
+  test(`a record that lands exactly at a segment end, and the first record of the next segment (${flushDiskType})`, async () => {
+    await withStore({ flushDiskType }, async (store) => {
+      const seg = SMALL_STORE.mappedFileSizeCommitLog;
+      const overhead = 91 + 'Exact'.length; // no properties
+      let end = 0;
+      while (seg - end > 16000 + 2 * overhead + 8 + 200) {
+        const r = await store.putMessage(makeMessage('Exact', 0, Buffer.alloc(16000, 1)));
+        end = r.physicalOffset + r.wroteBytes;
+      }
+      // The remaining space is now exactly one record plus the 8-byte end reserve.
+      const remaining = seg - end;
+      const fitting = await store.putMessage(makeMessage('Exact', 0, Buffer.alloc(remaining - overhead - 8, 2)));
+      assert.is(fitting.physicalOffset + fitting.wroteBytes, seg - 8);
+      const rolled = await store.putMessage(makeMessage('Exact', 0, 'next'));
+      assert.is(rolled.physicalOffset, seg);
+      await store.waitDispatched();
+      const got = store.getMessage('Exact', 0, rolled.queueOffset - 1, 32);
+      assert.is(got.messages.length, 2);
+      assert.is(decodeStoredRecord(got.messages[1]!, 0).body.toString(), 'next');
+      assert.is(decodeStoredRecord(got.messages[0]!, 0).physicalOffset, fitting.physicalOffset);
+    });
   });
-});
+
+  test(`batches get consecutive queue offsets and sit contiguously in the log (${flushDiskType})`, async () => {
+    await withStore({ flushDiskType }, async (store) => {
+      const batch = Array.from({ length: 10 }, (_, i) => makeMessage('Batch', 2, `b${i}`, { KEYS: `key${i}` }));
+      const r = await store.putMessages(batch);
+      assert.is(r.count, 10);
+      assert.is(r.queueOffset, 0);
+      const r2 = await store.putMessage(makeMessage('Batch', 2, 'after'));
+      assert.is(r2.queueOffset, 10);
+      assert.is(r2.physicalOffset, r.physicalOffset + r.wroteBytes);
+      await store.waitDispatched();
+      const got = store.getMessage('Batch', 2, 0, 32);
+      assert.equal(got.messages.map((m) => decodeStoredRecord(m, 0).body.toString()), [...batch.map((_, i) => `b${i}`), 'after']);
+      assert.equal(got.queueOffsets, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    });
+  });
+
+  test(`tag filter uses the consume-queue tag code and skips to the right next offset (${flushDiskType})`, async () => {
+    await withStore({ flushDiskType }, async (store) => {
+      for (let i = 0; i < 30; i++) await store.putMessage(makeMessage('Tags', 0, `t${i}`, { TAGS: i % 3 === 0 ? 'TagA' : 'TagB' }));
+      await store.waitDispatched();
+      const wanted = javaStringHash('TagA');
+      const filter = { isMatchedByTagsCode: (code: number) => code === wanted };
+      const got = store.getMessage('Tags', 0, 0, 32, filter);
+      assert.is(got.status, 'FOUND');
+      assert.equal(got.messages.map((m) => decodeStoredRecord(m, 0).body.toString()), Array.from({ length: 10 }, (_, i) => `t${i * 3}`));
+      const none = store.getMessage('Tags', 0, 0, 32, { isMatchedByTagsCode: () => false });
+      assert.is(none.status, 'NO_MATCHED_MESSAGE');
+      assert.is(none.nextBeginOffset, 30);
+    });
+  });
+
+  test(`pull statuses and next offsets follow RocketMQ (${flushDiskType})`, async () => {
+    await withStore({ flushDiskType }, async (store) => {
+      assert.is(store.getMessage('Nope', 0, 0, 32).status, 'NO_MATCHED_LOGIC_QUEUE');
+      for (let i = 0; i < 5; i++) await store.putMessage(makeMessage('Status', 0, `s${i}`));
+      await store.waitDispatched();
+      const one = store.getMessage('Status', 0, 5, 32);
+      assert.is(one.status, 'OFFSET_OVERFLOW_ONE');
+      assert.is(one.nextBeginOffset, 5);
+      const badly = store.getMessage('Status', 0, 99, 32);
+      assert.is(badly.status, 'OFFSET_OVERFLOW_BADLY');
+      assert.is(badly.nextBeginOffset, 5);
+      assert.is(store.getMaxOffsetInQueue('Status', 0), 5);
+      assert.is(store.getMinOffsetInQueue('Status', 0), 0);
+      assert.is(store.getMaxOffsetInQueue('Status', 7), 0);
+    });
+  });
+
+  test(`index finds messages by key and by unique key within a time range (${flushDiskType})`, async () => {
+    await withStore({ flushDiskType }, async (store) => {
+      const t0 = Date.now();
+      for (let i = 0; i < 200; i++) {
+        await store.putMessage(makeMessage('Indexed', i % 4, `v${i}`, { KEYS: `order-${i % 50} common`, UNIQ_KEY: `U${i}` }));
+      }
+      await store.waitDispatched();
+      const byKey = store.queryMessagesByKey('Indexed', 'order-7', 64);
+      assert.equal(byKey.map((r) => decodeStoredRecord(r, 0).body.toString()).sort(), ['v107', 'v157', 'v57', 'v7']);
+      const byUniq = store.queryMessagesByKey('Indexed', 'U123', 64);
+      assert.equal(byUniq.map((r) => decodeStoredRecord(r, 0).body.toString()), ['v123']);
+      assert.is(store.queryMessagesByKey('Indexed', 'common', 32).length, 32);
+      assert.is(store.queryMessagesByKey('Other', 'order-7', 64).length, 0);
+      assert.is(store.queryMessagesByKey('Indexed', 'order-7', 64, t0 + 3_600_000, t0 + 7_200_000).length, 0);
+    });
+  });
+
+  test(`many concurrent appenders: every append acknowledged once, queue offsets dense per queue (${flushDiskType})`, async () => {
+    await withStore({ flushDiskType }, async (store) => {
+      const appenders = 64;
+      const perAppender = 40;
+      const seen = new Map<number, Set<number>>();
+      await Promise.all(
+        Array.from({ length: appenders }, async (_, a) => {
+          for (let i = 0; i < perAppender; i++) {
+            const q = (a + i) % 4;
+            const r = await store.putMessage(makeMessage('Concurrent', q, `a${a}-${i}`));
+            assert.is(r.status, 'PUT_OK');
+            let s = seen.get(q);
+            if (!s) seen.set(q, (s = new Set()));
+            assert.not.ok(s.has(r.queueOffset), 'queue offset handed out twice');
+            s.add(r.queueOffset);
+          }
+        }),
+      );
+      await store.waitDispatched();
+      let total = 0;
+      for (const [q, offsets] of seen) {
+        assert.is(Math.max(...offsets) + 1, offsets.size, `queue ${q} has gaps`);
+        assert.is(store.getMaxOffsetInQueue('Concurrent', q), offsets.size);
+        total += offsets.size;
+      }
+      assert.is(total, appenders * perAppender);
+    });
+  });
+
+  test(`an append that resolved is readable at once by its physical offset (${flushDiskType})`, async () => {
+    await withStore({ flushDiskType }, async (store) => {
+      await Promise.all(
+        Array.from({ length: 32 }, async (_, a) => {
+          for (let i = 0; i < 20; i++) {
+            const r = await store.putMessage(makeMessage('ReadYourWrite', a % 4, `a${a}-${i}`));
+            const rec = store.getMessageByPhysicalOffset(r.physicalOffset);
+            assert.ok(rec, `append at ${r.physicalOffset} resolved but is not readable`);
+            assert.is(decodeStoredRecord(rec!, 0).body.toString(), `a${a}-${i}`);
+          }
+        }),
+      );
+    });
+  });
+}
 
 test('SYNC_FLUSH: appends resolve after their bytes are synced, sharing syncs', async () => {
   await withStore({ flushDiskType: 'SYNC_FLUSH' }, async (store) => {
@@ -229,6 +233,38 @@ test('SYNC_FLUSH: appends resolve after their bytes are synced, sharing syncs', 
     }
     const stats = await store.stats();
     assert.ok(stats.writer.flushes < 200, `200 appends took ${stats.writer.flushes} syncs: no group commit`);
+  });
+});
+
+test('SYNC_FLUSH: a batch larger than the staging buffer goes through the mapping, in order with staged appends', async () => {
+  const mib = 1024 * 1024;
+  await withStore({ flushDiskType: 'SYNC_FLUSH', mappedFileSizeCommitLog: 32 * mib, maxMessageSize: 8 * mib, appendRingBytes: 32 * mib }, async (store) => {
+    // 2 × 3 MiB = 6 MiB in one request: past the writer's 4 MiB staging buffer.
+    const big = [makeMessage('Staged', 0, Buffer.alloc(3 * mib, 0x41)), makeMessage('Staged', 0, Buffer.alloc(3 * mib, 0x42))];
+    const small = (i: number) => makeMessage('Staged', 0, `small-${i}`);
+    const results = await Promise.all([
+      ...Array.from({ length: 20 }, (_, i) => store.putMessage(small(i))),
+      store.putMessages(big),
+      ...Array.from({ length: 20 }, (_, i) => store.putMessage(small(20 + i))),
+    ]);
+    for (const r of results) {
+      assert.is(r.status, 'PUT_OK');
+      assert.ok(store.flushedOffset >= r.physicalOffset + r.wroteBytes, 'resolved before durable');
+    }
+    await store.waitDispatched();
+    const bodies: string[] = [];
+    for (let offset = 0; offset < 42; ) {
+      const got = store.getMessage('Staged', 0, offset, 8);
+      assert.is(got.status, 'FOUND');
+      for (const m of got.messages) {
+        const rec = decodeStoredRecord(m, 0);
+        assert.is(rec.bodyCrc, rocketmqCrc32(rec.body));
+        assert.equal(store.getMessageByPhysicalOffset(rec.physicalOffset), m);
+        bodies.push(rec.body.length > 100 ? `big-${String.fromCharCode(rec.body[0]!)}-${rec.body.length}` : rec.body.toString());
+      }
+      offset = got.nextBeginOffset;
+    }
+    assert.equal(bodies, [...Array.from({ length: 20 }, (_, i) => `small-${i}`), `big-A-${3 * mib}`, `big-B-${3 * mib}`, ...Array.from({ length: 20 }, (_, i) => `small-${20 + i}`)]);
   });
 });
 

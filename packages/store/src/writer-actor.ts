@@ -71,6 +71,10 @@ const BUSY_SLEEP_SLICE_MS = 1;
 /** Completions written before the completion ring is published mid-batch. */
 const COMMIT_EVERY_COMPLETIONS = 8;
 const CHECKPOINT_INTERVAL_MS = 1_000;
+/** SYNC_FLUSH's staging buffer: records stamped here reach the file in one pwrite per batch. */
+const STAGE_BYTES = 4 * 1024 * 1024;
+/** Largest group commit synced on the writer's own thread (about 8 ms of disk here). */
+const BLOCKING_SYNC_MAX_BYTES = 2 * 1024 * 1024;
 const MAX_DELETES_PER_RUN = 10;
 const HOUR_MS = 3_600_000;
 
@@ -130,6 +134,12 @@ export class CommitLogWriter implements ReplicaLog {
     this.shared = new SharedStoreState(init.sharedState);
     this.appendRing = SpscRing.attach(init.appendRing);
     this.completionRing = SpscRing.attach(init.completionRing);
+    // SYNC_FLUSH writes records through the descriptor, not the mapping (readers still read the
+    // mapping: both are the same page-cache pages). fdatasync of pages dirtied through a mapping
+    // must find and write-protect every mapped page, and the next write to each faults again:
+    // here a 36 KiB group commit took ~200 µs that way against ~100 µs after a pwrite.
+    // ASYNC_FLUSH keeps the mapped copy, which was ~5 % faster for it.
+    if (this.config.flushDiskType === 'SYNC_FLUSH') this.stage = Buffer.alloc(STAGE_BYTES);
   }
 
   /** Step 1 of opening: find the end of the log (scanning only after a crash). */
@@ -254,35 +264,51 @@ export class CommitLogWriter implements ReplicaLog {
       }
       this.rollSegment();
     }
-    const map = this.current!.map;
     const segmentStart = this.current!.startOffset;
-    bytes.copy(map, this.position, recordsStart, recordsStart + totalBytes);
+    // Where the records are stamped: the staging buffer (written to the file in one pwrite per
+    // batch) or the mapping itself. `base` is the index in `dst` of segment position this.position.
+    let dst: Buffer;
+    let base: number;
+    if (this.stage !== undefined && totalBytes <= this.stage.length) {
+      if (this.stageLength + totalBytes > this.stage.length) this.writeStaged();
+      if (this.stageLength === 0) this.stagePosition = this.position;
+      dst = this.stage;
+      base = this.stageLength;
+    } else {
+      this.writeStaged();
+      dst = this.current!.map;
+      base = this.position;
+    }
+    bytes.copy(dst, base, recordsStart, recordsStart + totalBytes);
     let storeTimestamp = Date.now();
     if (storeTimestamp < this.lastStoreTimestamp) storeTimestamp = this.lastStoreTimestamp; // never decreases
     const firstPhysical = segmentStart + this.position;
+    const physicalDelta = segmentStart + this.position - base;
     let firstQueueOffset = -1;
-    let at = this.position;
-    const end = this.position + totalBytes;
+    let at = base;
+    const end = base + totalBytes;
     for (let i = 0; i < count; i++) {
-      const size = map.readInt32BE(at);
-      if (size < MIN_RECORD_BYTES || at + size > end || !isMessageMagic(map.readInt32BE(at + 4))) {
+      const size = dst.readInt32BE(at);
+      if (size < MIN_RECORD_BYTES || at + size > end || !isMessageMagic(dst.readInt32BE(at + 4))) {
         // The caller encodes these; a bad one means a bug, and nothing past `position` is published.
-        map.fill(0, this.position, end);
+        dst.fill(0, base, end);
         this.complete(PutStatus.MESSAGE_ILLEGAL, seq, count, 0, -1, -1, 0);
         return true;
       }
-      const tranType = transactionType(map.readInt32BE(at + RecordField.SYSFLAG));
+      const tranType = transactionType(dst.readInt32BE(at + RecordField.SYSFLAG));
       // Prepared and rolled-back transaction records take no queue offset (RocketMQ writes 0).
       const noQueueSlot = tranType === SysFlag.TRANSACTION_PREPARED_TYPE || tranType === SysFlag.TRANSACTION_ROLLBACK_TYPE;
       const queueOffset = noQueueSlot ? 0 : cursor.nextOffset++;
       if (i === 0) firstQueueOffset = queueOffset;
-      stampRecord(map, at, queueOffset, segmentStart + at, storeTimestamp);
-      stampBodyCrc(map, at);
+      stampRecord(dst, at, queueOffset, physicalDelta + at, storeTimestamp);
+      stampBodyCrc(dst, at);
       at += size;
     }
-    if (at !== end) throw new Error(`invariant violated: records add up to ${at - this.position}, request carried ${totalBytes}`);
-    this.position = end;
-    this.writtenOffset = segmentStart + end;
+    if (at !== end) throw new Error(`invariant violated: records add up to ${at - base}, request carried ${totalBytes}`);
+    if (dst === this.stage) this.stageLength += totalBytes;
+    this.position += totalBytes;
+    const end2 = this.position;
+    this.writtenOffset = segmentStart + end2;
     this.lastStoreTimestamp = storeTimestamp;
     this.dirty.add(this.current!);
     this.stats.appends++;
@@ -316,7 +342,19 @@ export class CommitLogWriter implements ReplicaLog {
   private uncommittedCompletions = 0;
   private lastRequestMs = 0;
 
+  private stage: Buffer | undefined;
+  private stageLength = 0;
+  private stagePosition = 0;
+
+  /** Writes the staged records to the current segment's file (before anything publishes them). */
+  private writeStaged(): void {
+    if (this.stageLength === 0) return;
+    this.current!.writeThrough(this.stage!, 0, this.stageLength, this.stagePosition);
+    this.stageLength = 0;
+  }
+
   private publishWrittenOffset(): void {
+    this.writeStaged();
     if (this.publishedOffset === this.writtenOffset) return;
     this.publishedOffset = this.writtenOffset;
     this.shared.lastStoreTimestamp = this.lastStoreTimestamp;
@@ -326,7 +364,13 @@ export class CommitLogWriter implements ReplicaLog {
 
   private afterBatch(): void {
     this.publishWrittenOffset();
-    if (this.pendingSync.length > this.pendingSyncHead) void this.flush();
+    if (this.pendingSync.length > this.pendingSyncHead) {
+      // A small group commit syncs right here on the writer's thread: the libuv pool's round trip
+      // (~80 µs here) would be added to every SYNC_FLUSH append, and the ring keeps taking appends
+      // meanwhile. A large one (after a burst of appends that do not wait) goes to the pool.
+      if (!this.flushing && this.writtenOffset - this.flushedOffset <= BLOCKING_SYNC_MAX_BYTES) this.flushBlocking();
+      else void this.flush();
+    }
     this.drainOverflow();
     this.completionRing.commit();
   }
@@ -386,6 +430,7 @@ export class CommitLogWriter implements ReplicaLog {
   // ---- segments -------------------------------------------------------------------------------
 
   private async openSegmentFor(offset: number): Promise<void> {
+    this.writeStaged();
     const start = offset - (offset % this.segmentSize);
     const path = MappedFile.pathFor(this.dir, start);
     if (!existsSync(path)) {
@@ -419,6 +464,7 @@ export class CommitLogWriter implements ReplicaLog {
   }
 
   private rollSegment(): void {
+    this.writeStaged();
     const map = this.current!.map;
     const remaining = this.segmentSize - this.position;
     map.writeInt32BE(remaining, this.position);
@@ -450,6 +496,7 @@ export class CommitLogWriter implements ReplicaLog {
    */
   async flush(): Promise<void> {
     if (this.flushing) return;
+    this.writeStaged();
     this.flushing = true;
     try {
       while (this.flushedOffset < this.writtenOffset) {
@@ -468,6 +515,24 @@ export class CommitLogWriter implements ReplicaLog {
       this.fail(err as Error);
     } finally {
       this.flushing = false;
+    }
+  }
+
+  /** flush() without the thread pool, for the small group commits of SYNC_FLUSH (see afterBatch). */
+  private flushBlocking(): void {
+    try {
+      this.writeStaged();
+      const target = this.writtenOffset;
+      const files = [...this.dirty];
+      this.dirty.clear();
+      for (const f of files) f.flushSync();
+      for (const f of files) if (f !== this.current) f.close();
+      this.flushedOffset = target;
+      this.shared.flushedOffset = target;
+      this.stats.flushes++;
+      this.completeDurable(target);
+    } catch (err) {
+      this.fail(err as Error);
     }
   }
 

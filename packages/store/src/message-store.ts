@@ -202,15 +202,30 @@ export class MessageStore {
    * waitStoreOk is false: RocketMQ's WAIT=false property). Rejects with a StoreError, writing nothing,
    * when the message is illegal or the store cannot take it.
    */
-  async putMessage(msg: MessageToStore, options: { waitStoreOk?: boolean } = {}): Promise<PutResult> {
-    this.checkWritable();
-    const plan = planRecord(msg);
-    this.validate(msg, plan);
-    return this.replicated(this.channel.append([msg], options.waitStoreOk ?? true, [plan]), options.waitStoreOk ?? true);
+  putMessage(msg: MessageToStore, options?: { waitStoreOk?: boolean }): Promise<PutResult> {
+    // Not an async function: on the hot path each async wrapper adds a promise and the ticks of
+    // adopting the inner one (measured: see benchmarks/README.md's tuning log).
+    try {
+      this.checkWritable();
+      const plan = planRecord(msg);
+      this.validate(msg, plan);
+      const waitStoreOk = options?.waitStoreOk ?? true;
+      return this.replicated(this.channel.append([msg], waitStoreOk, [plan]), waitStoreOk);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Appends a batch for one (topic, queueId): contiguous in the log, consecutive queue offsets. */
-  async putMessages(messages: MessageToStore[], options: { waitStoreOk?: boolean } = {}): Promise<PutResult> {
+  putMessages(messages: MessageToStore[], options?: { waitStoreOk?: boolean }): Promise<PutResult> {
+    try {
+      return this.putMessagesNow(messages, options?.waitStoreOk ?? true);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private putMessagesNow(messages: MessageToStore[], waitStoreOk: boolean): Promise<PutResult> {
     this.checkWritable();
     if (messages.length === 0 || messages.length > 0xffff) throw new StoreError('MESSAGE_ILLEGAL', `a batch holds 1 to 65535 messages, not ${messages.length}`);
     const { topic, queueId } = messages[0]!;
@@ -226,15 +241,19 @@ export class MessageStore {
     if (bodyBytes > this.config.maxMessageSize) {
       throw new StoreError('MESSAGE_ILLEGAL', `batch bodies total ${bodyBytes} bytes, more than maxMessageSize ${this.config.maxMessageSize}`);
     }
-    return this.replicated(this.channel.append(messages, options.waitStoreOk ?? true, plans), options.waitStoreOk ?? true);
+    return this.replicated(this.channel.append(messages, waitStoreOk, plans), waitStoreOk);
   }
 
   /**
    * SYNC_MASTER (facts §6.3, 4.x semantics): a stored append also waits until a slave acknowledged
    * its last byte. Many appends wait on the same acknowledgements (pipelined), never one at a time.
    */
-  private async replicated(stored: Promise<PutResult>, waitStoreOk: boolean): Promise<PutResult> {
+  private replicated(stored: Promise<PutResult>, waitStoreOk: boolean): Promise<PutResult> {
     if (this.config.brokerRole !== 'SYNC_MASTER' || !waitStoreOk) return stored;
+    return this.awaitSlave(stored);
+  }
+
+  private async awaitSlave(stored: Promise<PutResult>): Promise<PutResult> {
     const result = await stored;
     if (result.status !== 'PUT_OK' && result.status !== 'FLUSH_DISK_TIMEOUT') return result;
     const endOffset = result.physicalOffset + result.wroteBytes;

@@ -29,15 +29,27 @@ export class SendQueueIndex {
   }
 }
 
-type QueueFilter = (mq: MessageQueue) => boolean;
+/** Which queues one pass accepts: MQFaultStrategy's three passes, then any queue at all. */
+const enum Pass {
+  AVAILABLE_NOT_LAST,
+  REACHABLE_NOT_LAST,
+  NOT_LAST,
+  ANY,
+}
 
-/** TopicPublishInfo.selectOneMessageQueue: up to one full turn looking for a queue every filter accepts. */
-export function selectWithFilters(mqs: readonly MessageQueue[], index: SendQueueIndex, filters: readonly QueueFilter[]): MessageQueue | undefined {
+/**
+ * TopicPublishInfo.selectOneMessageQueue: up to one full turn of the index looking for a queue the
+ * pass accepts. Written without closures, since it runs for every send.
+ */
+function selectInPass(mqs: readonly MessageQueue[], index: SendQueueIndex, pass: Pass, lastBrokerName: string | undefined, faults: LatencyFaultTolerance | undefined): MessageQueue | undefined {
   if (mqs.length === 0) return undefined;
-  if (filters.length === 0) return mqs[index.incrementAndGet() % mqs.length];
+  if (pass === Pass.ANY) return mqs[index.incrementAndGet() % mqs.length];
   for (let i = 0; i < mqs.length; i++) {
     const mq = mqs[index.incrementAndGet() % mqs.length]!;
-    if (filters.every((accept) => accept(mq))) return mq;
+    if (lastBrokerName !== undefined && mq.brokerName === lastBrokerName) continue;
+    if (pass === Pass.AVAILABLE_NOT_LAST && !faults!.isAvailable(mq.brokerName)) continue;
+    if (pass === Pass.REACHABLE_NOT_LAST && !faults!.isReachable(mq.brokerName)) continue;
+    return mq;
   }
   return undefined;
 }
@@ -53,16 +65,15 @@ export function selectOneMessageQueue(
   faults: LatencyFaultTolerance | undefined,
   resetIndex = false,
 ): MessageQueue | undefined {
-  const notLastBroker: QueueFilter = (mq) => lastBrokerName === undefined || mq.brokerName !== lastBrokerName;
   if (faults?.enabled) {
     if (resetIndex) index.reset();
     return (
-      selectWithFilters(mqs, index, [(mq) => faults.isAvailable(mq.brokerName), notLastBroker]) ??
-      selectWithFilters(mqs, index, [(mq) => faults.isReachable(mq.brokerName), notLastBroker]) ??
-      selectWithFilters(mqs, index, [])
+      selectInPass(mqs, index, Pass.AVAILABLE_NOT_LAST, lastBrokerName, faults) ??
+      selectInPass(mqs, index, Pass.REACHABLE_NOT_LAST, lastBrokerName, faults) ??
+      selectInPass(mqs, index, Pass.ANY, lastBrokerName, faults)
     );
   }
-  return selectWithFilters(mqs, index, [notLastBroker]) ?? selectWithFilters(mqs, index, []);
+  return selectInPass(mqs, index, Pass.NOT_LAST, lastBrokerName, faults) ?? selectInPass(mqs, index, Pass.ANY, lastBrokerName, faults);
 }
 
 /** Java's hashCode of an argument: Integer → itself, String → String.hashCode, else of its text. */

@@ -78,11 +78,9 @@ export function decodeJsonHeader(buf: Buffer, start: number, end: number): Decod
   const opaque = jsonInt32(obj.opaque);
   const flag = jsonInt32(obj.flag);
   const code = jsonInt32(obj.code);
-  const known = (message: string) =>
-    new FrameError(message, false, typeof opaque === 'number' ? opaque : undefined, typeof flag === 'number' ? flag : undefined);
-  if (typeof opaque !== 'number') throw known(fieldProblem('opaque', obj.opaque));
-  if (typeof flag !== 'number') throw known(fieldProblem('flag', obj.flag));
-  if (typeof code !== 'number') throw known(fieldProblem('code', obj.code));
+  if (typeof opaque !== 'number') throw headerProblem(fieldProblem('opaque', obj.opaque), opaque, flag);
+  if (typeof flag !== 'number') throw headerProblem(fieldProblem('flag', obj.flag), opaque, flag);
+  if (typeof code !== 'number') throw headerProblem(fieldProblem('code', obj.code), opaque, flag);
 
   const cmd: DecodedHeader = {
     code,
@@ -94,21 +92,26 @@ export function decodeJsonHeader(buf: Buffer, start: number, end: number): Decod
   };
   const remark = obj.remark;
   if (remark !== undefined && remark !== null) {
-    if (typeof remark === 'object') throw known('JSON header field "remark" is not a string');
+    if (typeof remark === 'object') throw headerProblem('JSON header field "remark" is not a string', opaque, flag);
     cmd.remark = String(remark);
   }
   const extFields = obj.extFields;
   if (extFields !== undefined && extFields !== null) {
-    if (typeof extFields !== 'object' || Array.isArray(extFields)) throw known('JSON header field "extFields" is not an object');
+    if (typeof extFields !== 'object' || Array.isArray(extFields)) throw headerProblem('JSON header field "extFields" is not an object', opaque, flag);
     const source = extFields as Record<string, unknown>;
     for (const key of Object.keys(source)) {
       const value = extFieldText(source[key]);
       if (value === undefined) continue; // null: fastjson would not have written it
-      if (value === null) throw known(`extFields value of "${key}" cannot be turned into text`);
+      if (value === null) throw headerProblem(`extFields value of "${key}" cannot be turned into text`, opaque, flag);
       setOwn(cmd.extFields, key, value);
     }
   }
   return cmd;
+}
+
+/** A header error that still names the frame's opaque and flag when they were read. */
+function headerProblem(message: string, opaque: number | string, flag: number | string): FrameError {
+  return new FrameError(message, false, typeof opaque === 'number' ? opaque : undefined, typeof flag === 'number' ? flag : undefined);
 }
 
 /** An int32 from a JSON value; fastjson also accepts a decimal string, so this does too. */

@@ -46,22 +46,25 @@ interface SendHeader {
 }
 
 /** V2 sends short keys (a..n); V1 the field names (facts §2.3). */
+const V2_KEYS = { producerGroup: 'a', topic: 'b', defaultTopic: 'c', defaultTopicQueueNums: 'd', queueId: 'e', sysFlag: 'f', bornTimestamp: 'g', flag: 'h', properties: 'i', reconsumeTimes: 'j', maxReconsumeTimes: 'l', batch: 'm' } as const;
+const V1_KEYS = { producerGroup: 'producerGroup', topic: 'topic', defaultTopic: 'defaultTopic', defaultTopicQueueNums: 'defaultTopicQueueNums', queueId: 'queueId', sysFlag: 'sysFlag', bornTimestamp: 'bornTimestamp', flag: 'flag', properties: 'properties', reconsumeTimes: 'reconsumeTimes', maxReconsumeTimes: 'maxReconsumeTimes', batch: 'batch' } as const;
+
 function parseSendHeader(req: RemotingCommand): SendHeader {
-  const v2 = req.code === RequestCode.SEND_MESSAGE_V2 || req.code === RequestCode.SEND_BATCH_MESSAGE;
-  const k = (short: string, long: string) => (v2 ? short : long);
+  // No closure per request here: this runs for every send (and tsx wraps each closure it creates).
+  const k = req.code === RequestCode.SEND_MESSAGE_V2 || req.code === RequestCode.SEND_BATCH_MESSAGE ? V2_KEYS : V1_KEYS;
   return {
-    producerGroup: requireString(req, k('a', 'producerGroup')),
-    topic: requireString(req, k('b', 'topic')),
-    defaultTopic: optionalString(req, k('c', 'defaultTopic'), 'TBW102'),
-    defaultTopicQueueNums: optionalInt(req, k('d', 'defaultTopicQueueNums'), 4),
-    queueId: requireInt(req, k('e', 'queueId')),
-    sysFlag: optionalInt(req, k('f', 'sysFlag'), 0),
-    bornTimestamp: requireLong(req, k('g', 'bornTimestamp')),
-    flag: optionalInt(req, k('h', 'flag'), 0),
-    properties: optionalString(req, k('i', 'properties'), ''),
-    reconsumeTimes: optionalInt(req, k('j', 'reconsumeTimes'), 0),
-    maxReconsumeTimes: optionalInt(req, k('l', 'maxReconsumeTimes')),
-    batch: req.code === RequestCode.SEND_BATCH_MESSAGE || optionalBool(req, k('m', 'batch'), false),
+    producerGroup: requireString(req, k.producerGroup),
+    topic: requireString(req, k.topic),
+    defaultTopic: optionalString(req, k.defaultTopic, 'TBW102'),
+    defaultTopicQueueNums: optionalInt(req, k.defaultTopicQueueNums, 4),
+    queueId: requireInt(req, k.queueId),
+    sysFlag: optionalInt(req, k.sysFlag, 0),
+    bornTimestamp: requireLong(req, k.bornTimestamp),
+    flag: optionalInt(req, k.flag, 0),
+    properties: optionalString(req, k.properties, ''),
+    reconsumeTimes: optionalInt(req, k.reconsumeTimes, 0),
+    maxReconsumeTimes: optionalInt(req, k.maxReconsumeTimes),
+    batch: req.code === RequestCode.SEND_BATCH_MESSAGE || optionalBool(req, k.batch, false),
   };
 }
 
@@ -109,7 +112,7 @@ export class SendMessageProcessor {
     if (body.length > ctx.storeConfig.maxMessageSize) {
       return fail(req, ResponseCode.MESSAGE_ILLEGAL, `the message body size ${body.length} is over the limit ${ctx.storeConfig.maxMessageSize}`);
     }
-    const bornHost = safeAddress(conn.remoteAddress);
+    const bornHost = bornHostOf(conn);
     if (header.batch) return this.sendBatch(req, header, queueId, body, bornHost);
 
     const properties = this.completeProperties(header.properties);
@@ -237,6 +240,18 @@ function withoutDelay(properties: string): string {
   const map = decodeProperties(properties);
   map.delete(PropertyKey.DELAY);
   return encodeProperties(map);
+}
+
+// A connection's peer address never changes: parsed once, not per message.
+const bornHosts = new WeakMap<RemotingConnection, SocketAddress>();
+
+function bornHostOf(conn: RemotingConnection): SocketAddress {
+  let address = bornHosts.get(conn);
+  if (address === undefined) {
+    address = safeAddress(conn.remoteAddress);
+    bornHosts.set(conn, address);
+  }
+  return address;
 }
 
 function safeAddress(text: string): SocketAddress {

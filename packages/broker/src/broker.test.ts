@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
-import { decodeOffsetMessageId, decodeStoredRecords, encodeProperties, findProperty, RequestCode, ResponseCode } from '@orbit/common';
+import { createOffsetMessageId, decodeOffsetMessageId, decodeStoredRecords, encodeProperties, findProperty, RequestCode, ResponseCode } from '@orbit/common';
 import { createRequest, RemotingClient, type RemotingCommand } from '@orbit/remoting';
 import { PullSysFlag } from './processors/pull-message-processor.js';
 import { startTestBroker, type TestBroker } from './test-support.js';
@@ -120,9 +120,12 @@ test('pull statuses and corrected offsets (facts §2.4)', async () => {
   assert.match(badQueue.remark!, /queueId\[99\] is illegal/);
 });
 
-test('batches get consecutive offsets and one id per message', async () => {
+test('batches get consecutive offsets, one id per message, and properties completed as for single sends', async () => {
+  // Entry 0: no UNIQ_KEY (the broker adds one); entry 1: its own UNIQ_KEY and a non-ASCII value;
+  // entry 2: a properties string without the trailing separator.
+  const propsOf = [encodeProperties({ KEYS: 'k0' }), encodeProperties({ KEYS: 'k1', UNIQ_KEY: 'CLIENTKEY1', note: 'ünï値' }), 'KEYS\u0001k2'];
   const entries = ['b0', 'b1', 'b2'].map((body, i) => {
-    const props = Buffer.from(encodeProperties({ KEYS: `k${i}` }));
+    const props = Buffer.from(propsOf[i]!);
     const e = Buffer.alloc(22 + body.length + props.length);
     e.writeInt32BE(e.length, 0);
     e.writeInt32BE(0, 4);
@@ -139,7 +142,18 @@ test('batches get consecutive offsets and one id per message', async () => {
   assert.is(res.extFields.msgId!.split(',').length, 3);
   await b.broker.ctx.store.waitDispatched();
   const p = await pull('Batch', 0, 0);
-  assert.equal(decodeStoredRecords(p.body!).map((r) => [r.body.toString(), r.queueOffset]), [['b0', 0], ['b1', 1], ['b2', 2]]);
+  const records = decodeStoredRecords(p.body!);
+  assert.equal(records.map((r) => [r.body.toString(), r.queueOffset]), [['b0', 0], ['b1', 1], ['b2', 2]]);
+  assert.equal(res.extFields.msgId!.split(','), records.map((r) => createOffsetMessageId(b.broker.ctx.storeHost, r.physicalOffset)));
+  for (const [i, r] of records.entries()) {
+    assert.is(findProperty(r.properties, 'KEYS'), `k${i}`);
+    assert.is(findProperty(r.properties, 'CLUSTER'), 'DefaultCluster');
+    assert.ok(r.properties.endsWith('\u0002'), 'properties end with the separator');
+  }
+  assert.match(findProperty(records[0]!.properties, 'UNIQ_KEY')!, /^[0-9A-F]{32}$/);
+  assert.is(findProperty(records[1]!.properties, 'UNIQ_KEY'), 'CLIENTKEY1');
+  assert.is(findProperty(records[1]!.properties, 'note'), 'ünï値');
+  assert.ok(findProperty(records[2]!.properties, 'UNIQ_KEY'));
   const garbage = await client.invoke(b.addr, createRequest(RequestCode.SEND_BATCH_MESSAGE, { a: 'pg', b: 'Batch', c: 'TBW102', d: 4, e: 0, f: 0, g: Date.now(), h: 0 }, Buffer.from([0, 0, 0, 99, 1, 2, 3])), 5_000);
   assert.is(garbage.code, ResponseCode.MESSAGE_ILLEGAL);
   assert.match(garbage.remark!, /bad batch body/);

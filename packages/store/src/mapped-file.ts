@@ -2,13 +2,11 @@
 // 20-digit offset of its first byte. Readers on other threads map the same file read-only; the page
 // cache makes the writer's bytes visible to them.
 import { closeSync, fdatasync, fdatasyncSync, openSync, promises as fsp, statSync, writeSync } from 'node:fs';
-import { execFile } from 'node:child_process';
 import { basename, dirname, join } from 'node:path';
 import { fileNameToOffset, offsetToFileName } from '@orbit/common';
 import { mapReadOnly, mapReadWrite, syncRange } from './mmap.js';
 
 const ZERO_CHUNK_BYTES = 4 * 1024 * 1024;
-const FALLOCATE_TIMEOUT_MS = 30_000;
 let zeroChunk: Buffer | undefined;
 
 export class MappedFile {
@@ -30,9 +28,9 @@ export class MappedFile {
   }
 
   /**
-   * Creates a file of exactly sizeBytes. With `warm`, every block is allocated first (fallocate, or
-   * zeros written where it is not available): a full disk then fails here, as an error to the caller,
-   * instead of as SIGBUS on a mapped write into a sparse hole. Written under a temporary name and renamed, so a crash mid-way never leaves
+   * Creates a file of exactly sizeBytes. With `warm`, every block is written with zeros first: a
+   * full disk then fails here, as an error to the caller, instead of as SIGBUS on a mapped write
+   * into a sparse hole. Written under a temporary name and renamed, so a crash mid-way never leaves
    * a short file under a real name.
    */
   static prepare(path: string, sizeBytes: number, warm: boolean): Promise<void> {
@@ -54,10 +52,6 @@ export class MappedFile {
     const handle = await fsp.open(tmp, 'w');
     try {
       await handle.truncate(sizeBytes);
-      // Whole-file reservations go to fallocate(1) when it is there: the blocks are allocated
-      // (ENOSPC now, never SIGBUS later) without writing them, which took ~0.6 s of kernel time
-      // per 256 MiB here and competed for the two cores with the broker under load.
-      if (zeroBytes === sizeBytes && sizeBytes > 0 && (await allocateBlocks(tmp, sizeBytes))) zeroBytes = 0;
       zeroChunk ??= Buffer.alloc(ZERO_CHUNK_BYTES);
       // A write near a full disk may be short without failing; only the next one says ENOSPC.
       for (let at = 0; at < zeroBytes; ) {
@@ -159,24 +153,6 @@ export class MappedFile {
       this.fd = -1;
     }
   }
-}
-
-let fallocateMissing = false;
-
-/**
- * Allocates every block of the file with the fallocate(1) tool (util-linux). True when done; false
- * when the tool or the file system cannot (the caller writes zeros instead). A full disk throws.
- */
-function allocateBlocks(path: string, sizeBytes: number): Promise<boolean> {
-  if (fallocateMissing) return Promise.resolve(false);
-  return new Promise((resolve, reject) => {
-    execFile('fallocate', ['-l', String(sizeBytes), path], { timeout: FALLOCATE_TIMEOUT_MS }, (error, _stdout, stderr) => {
-      if (!error) return resolve(true);
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') fallocateMissing = true;
-      if (/no space left/i.test(String(stderr))) return reject(noSpace(`no space to prepare ${path}: ${String(stderr).trim()}`));
-      resolve(false);
-    });
-  });
 }
 
 function noSpace(message: string): Error {

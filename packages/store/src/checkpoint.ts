@@ -1,7 +1,7 @@
 // The 4 KiB checkpoint file. Bytes 0..40 are RocketMQ's StoreCheckpoint fields; Orbit adds its own
 // after a magic at 64, so a clean restart knows the exact end of the log without scanning and a
 // crash restart knows from where consume queues and the index must be rebuilt.
-import { existsSync, openSync, closeSync, writeSync, readSync, fdatasyncSync, renameSync, statSync } from 'node:fs';
+import { existsSync, openSync, closeSync, writeSync, readSync, fdatasyncSync, renameSync, statSync, promises as fsp } from 'node:fs';
 import { readInt64BE, writeInt64BE } from '@orbit/common';
 
 export const CHECKPOINT_BYTES = 4096;
@@ -55,7 +55,7 @@ export function readCheckpoint(path: string): Checkpoint | undefined {
  * fields all sit in the first 512-byte sector, which a device writes whole. Only the very first
  * checkpoint is created, through a temporary file and a rename.
  */
-export function writeCheckpoint(path: string, cp: Checkpoint): void {
+function encodeCheckpoint(cp: Checkpoint): Buffer {
   const buf = Buffer.alloc(CHECKPOINT_BYTES);
   writeInt64BE(buf, 0, cp.physicMsgTimestamp);
   writeInt64BE(buf, 8, cp.logicsMsgTimestamp);
@@ -66,6 +66,11 @@ export function writeCheckpoint(path: string, cp: Checkpoint): void {
   writeInt64BE(buf, 72, cp.flushedOffset);
   writeInt64BE(buf, 80, cp.dispatchFlushedOffset);
   writeInt64BE(buf, 88, cp.shutdownWrittenOffset);
+  return buf;
+}
+
+export function writeCheckpoint(path: string, cp: Checkpoint): void {
+  const buf = encodeCheckpoint(cp);
   const inPlace = existsSync(path) && statSync(path).size === CHECKPOINT_BYTES;
   const target = inPlace ? path : `${path}.tmp`;
   const fd = openSync(target, inPlace ? 'r+' : 'w');
@@ -76,4 +81,24 @@ export function writeCheckpoint(path: string, cp: Checkpoint): void {
     closeSync(fd);
   }
   if (!inPlace) renameSync(target, path);
+}
+
+/**
+ * writeCheckpoint on the libuv pool, for the periodic checkpoint: its fdatasync took 0.5–1.6 ms on
+ * the writer's thread here (and longer while the commit log was being synced), a stall for every
+ * append waiting behind it. The caller runs one at a time.
+ */
+export async function writeCheckpointAsync(path: string, cp: Checkpoint): Promise<void> {
+  const buf = encodeCheckpoint(cp);
+  const size = await fsp.stat(path).then((s) => s.size, () => -1);
+  const inPlace = size === CHECKPOINT_BYTES;
+  const target = inPlace ? path : `${path}.tmp`;
+  const handle = await fsp.open(target, inPlace ? 'r+' : 'w');
+  try {
+    await handle.write(buf, 0, CHECKPOINT_BYTES, 0);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  if (!inPlace) await fsp.rename(target, path);
 }

@@ -16,7 +16,7 @@ import {
   RequestType,
   writeCompletion,
 } from './append-protocol.js';
-import { EMPTY_CHECKPOINT, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { EMPTY_CHECKPOINT, readCheckpoint, writeCheckpoint, writeCheckpointAsync, type Checkpoint } from './checkpoint.js';
 import { recoverCommitLog, type CommitLogRecovery } from './commit-log-recovery.js';
 import { MappedFile } from './mapped-file.js';
 import { QueueRegistration } from './ring-records.js';
@@ -487,7 +487,7 @@ export class CommitLogWriter implements ReplicaLog {
     const thorough = now - this.lastThoroughFlushMs >= this.config.flushCommitLogThoroughInterval;
     if (dirtyBytes >= this.config.flushCommitLogLeastPages * 4096 || (thorough && dirtyBytes > 0)) void this.flush();
     if (thorough) this.lastThoroughFlushMs = now;
-    if (now - this.lastCheckpointMs >= CHECKPOINT_INTERVAL_MS) this.saveCheckpoint(-1);
+    if (now - this.lastCheckpointMs >= CHECKPOINT_INTERVAL_MS && this.checkpointWrite === undefined && !this.finalCheckpointTaken) this.saveCheckpointInBackground();
   }
 
   /**
@@ -594,15 +594,35 @@ export class CommitLogWriter implements ReplicaLog {
     }
   }
 
-  private writeCheckpointNow(shutdownWrittenOffset: number, dispatchFlushed: number): void {
-    writeCheckpoint(StorePaths.checkpoint(this.config), {
+  /** The periodic checkpoint, written on the libuv pool (see writeCheckpointAsync). */
+  private saveCheckpointInBackground(): void {
+    this.lastCheckpointMs = Date.now();
+    const dispatchFlushed = Math.min(this.shared.minDispatchFlushedOffset(this.init.dispatcherCount), this.flushedOffset);
+    this.checkpointWrite = writeCheckpointAsync(StorePaths.checkpoint(this.config), this.checkpointFields(-1, dispatchFlushed))
+      .catch((err: Error) => {
+        this.stats.lastError = `checkpoint: ${err.message}`;
+      })
+      .finally(() => {
+        this.checkpointWrite = undefined;
+      });
+  }
+  private checkpointWrite: Promise<void> | undefined;
+  /** After the shutdown checkpoint no periodic one may overwrite it. */
+  private finalCheckpointTaken = false;
+
+  private checkpointFields(shutdownWrittenOffset: number, dispatchFlushed: number): Checkpoint {
+    return {
       physicMsgTimestamp: this.lastStoreTimestamp,
       logicsMsgTimestamp: this.lastStoreTimestamp,
       indexMsgTimestamp: this.lastStoreTimestamp,
       flushedOffset: this.flushedOffset,
       dispatchFlushedOffset: dispatchFlushed,
       shutdownWrittenOffset,
-    });
+    };
+  }
+
+  private writeCheckpointNow(shutdownWrittenOffset: number, dispatchFlushed: number): void {
+    writeCheckpoint(StorePaths.checkpoint(this.config), this.checkpointFields(shutdownWrittenOffset, dispatchFlushed));
   }
 
   // ---- retention ------------------------------------------------------------------------------
@@ -853,9 +873,12 @@ export class CommitLogWriter implements ReplicaLog {
   }
 
   /** Last step of a clean shutdown, once dispatch has caught up: the checkpoint says where the log ends. */
-  finalCheckpoint(): void {
+  async finalCheckpoint(): Promise<void> {
     // Failing here must keep the abort file (the facade removes it only after this returns), so the
-    // next start scans instead of trusting a stale end.
+    // next start scans instead of trusting a stale end. A periodic write still running finishes
+    // first, so it cannot land after this one.
+    this.finalCheckpointTaken = true;
+    await this.checkpointWrite;
     if (!this.saveCheckpoint(this.writtenOffset)) throw new Error(this.stats.lastError ?? 'final checkpoint failed');
   }
 

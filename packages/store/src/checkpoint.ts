@@ -49,12 +49,6 @@ export function readCheckpoint(path: string): Checkpoint | undefined {
   };
 }
 
-/**
- * Writes the checkpoint and syncs it. An existing 4 KiB file is overwritten in place (as RocketMQ's
- * mapped checkpoint is): that needs no new disk blocks, so it still works on a full disk, and the
- * fields all sit in the first 512-byte sector, which a device writes whole. Only the very first
- * checkpoint is created, through a temporary file and a rename.
- */
 function encodeCheckpoint(cp: Checkpoint): Buffer {
   const buf = Buffer.alloc(CHECKPOINT_BYTES);
   writeInt64BE(buf, 0, cp.physicMsgTimestamp);
@@ -69,6 +63,12 @@ function encodeCheckpoint(cp: Checkpoint): Buffer {
   return buf;
 }
 
+/**
+ * Writes the checkpoint and syncs it. An existing 4 KiB file is overwritten in place (as RocketMQ's
+ * mapped checkpoint is): that needs no new disk blocks, so it still works on a full disk, and the
+ * fields all sit in the first 512-byte sector, which a device writes whole. Only the very first
+ * checkpoint is created, through a temporary file and a rename.
+ */
 export function writeCheckpoint(path: string, cp: Checkpoint): void {
   const buf = encodeCheckpoint(cp);
   const inPlace = existsSync(path) && statSync(path).size === CHECKPOINT_BYTES;

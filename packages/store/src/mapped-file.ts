@@ -102,8 +102,6 @@ export class MappedFile {
     return offset;
   }
 
-  /** fdatasync on the libuv pool: mapped writes are dirty page-cache pages of this file, so this
-   *  makes them durable without blocking the calling thread (msync would block it). */
   /** pwrite of bytes[from, from+length) at `position`, through the descriptor (not the mapping). */
   writeThrough(bytes: Buffer, from: number, length: number, position: number): void {
     if (this.fd < 0) throw new Error(`invariant violated: ${this.path} is not open for writing`);
@@ -115,10 +113,13 @@ export class MappedFile {
     }
   }
 
+  /** fdatasync on the calling thread: for small group commits (see the writer's flushBlocking). */
   flushSync(): void {
     if (this.fd >= 0) fdatasyncSync(this.fd);
   }
 
+  /** fdatasync on the libuv pool: mapped writes are dirty page-cache pages of this file, so this
+   *  makes them durable without blocking the calling thread (msync would block it). */
   flushAsync(): Promise<void> {
     const fd = this.fd;
     if (fd < 0) return Promise.resolve();

@@ -269,13 +269,13 @@ export class CommitLogWriter implements ReplicaLog {
     // batch) or the mapping itself. `base` is the index in `dst` of segment position this.position.
     let dst: Buffer;
     let base: number;
-    if (this.stage !== undefined && totalBytes <= this.stage.length) {
-      if (this.stageLength + totalBytes > this.stage.length) this.writeStaged();
+    const fitsStage = this.stage !== undefined && totalBytes <= this.stage.length;
+    if (!fitsStage || this.stageLength + totalBytes > this.stage!.length) this.writeStaged();
+    if (fitsStage) {
       if (this.stageLength === 0) this.stagePosition = this.position;
-      dst = this.stage;
+      dst = this.stage!;
       base = this.stageLength;
     } else {
-      this.writeStaged();
       dst = this.current!.map;
       base = this.position;
     }
@@ -347,6 +347,12 @@ export class CommitLogWriter implements ReplicaLog {
   private stagePosition = 0;
 
   /** Writes the staged records to the current segment's file (before anything publishes them). */
+  /**
+   * Writes the staged records to the current segment's file, before anything publishes or completes
+   * them. A failed write throws: out of the writer's loop it ends the writer thread, whose pending
+   * appends then fail with WRITER_CRASHED (never a PUT_OK for bytes that are not in the file); in
+   * flush() it fails the store.
+   */
   private writeStaged(): void {
     if (this.stageLength === 0) return;
     this.current!.writeThrough(this.stage!, 0, this.stageLength, this.stagePosition);
@@ -422,7 +428,12 @@ export class CommitLogWriter implements ReplicaLog {
     }
     if (i < stalled.length) {
       this.stalled = stalled.slice(i);
-      if (this.next && !this.next.done) return; // still preparing: loop awaits again
+      if (this.next && !this.next.done) {
+        // Still preparing: the loop awaits again. What was appended so far is published (and,
+        // under SYNC_FLUSH, written and synced) meanwhile rather than left staged.
+        this.afterBatch();
+        return;
+      }
     }
     this.afterBatch();
   }
@@ -496,15 +507,19 @@ export class CommitLogWriter implements ReplicaLog {
    */
   async flush(): Promise<void> {
     if (this.flushing) return;
-    this.writeStaged();
     this.flushing = true;
     try {
       while (this.flushedOffset < this.writtenOffset) {
+        // Each pass: records stamped meanwhile (e.g. stalled requests resumed while the last sync
+        // ran) must be in the file before the sync that will call them durable.
+        this.writeStaged();
         const target = this.writtenOffset;
         const files = [...this.dirty];
         this.dirty.clear();
         await Promise.all(files.map((f) => f.flushAsync()));
-        for (const f of files) if (f !== this.current) f.close();
+        // A segment written again while this sync ran (then rolled away from) is dirty again: the
+        // next pass syncs it, so it stays open until then.
+        for (const f of files) if (f !== this.current && !this.dirty.has(f)) f.close();
         this.flushedOffset = target;
         this.shared.flushedOffset = target;
         this.stats.flushes++;
@@ -526,7 +541,7 @@ export class CommitLogWriter implements ReplicaLog {
       const files = [...this.dirty];
       this.dirty.clear();
       for (const f of files) f.flushSync();
-      for (const f of files) if (f !== this.current) f.close();
+      for (const f of files) if (f !== this.current && !this.dirty.has(f)) f.close();
       this.flushedOffset = target;
       this.shared.flushedOffset = target;
       this.stats.flushes++;

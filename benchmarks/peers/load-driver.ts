@@ -28,6 +28,7 @@ const SPECS: OptionSpec[] = [
   { names: ['latency-warmup'], kind: 'number', help: 'latency phase: seconds before the window (1)' },
   { names: ['latency-in-flight'], kind: 'number', help: 'latency phase: most sends outstanding (1000)' },
   { names: ['phase-timeout'], kind: 'number', help: 'seconds any one phase may take (300)' },
+  { names: ['settle-ms'], kind: 'number', help: 'pause between the produce and the consume phase, ms (0)' },
   { names: ['nats-window'], kind: 'number', help: `PubAcks in flight (${DEFAULT_KNOBS.natsWindow})` },
   { names: ['nats-pull-batch'], kind: 'number', help: `pull consumer max_messages (${DEFAULT_KNOBS.natsPullBatch})` },
   { names: ['redis-pipeline'], kind: 'number', help: `XADDs per pipeline (${DEFAULT_KNOBS.redisPipeline})` },
@@ -52,6 +53,8 @@ export interface DriverOptions {
   rate: number;
   latencySeconds: number;
   latencyWarmup: number;
+  /** Pause after producing, before consuming: lets the server's background work after a burst finish. */
+  settleMs: number;
   latencyInFlight: number;
   phaseTimeoutSeconds: number;
   knobs: LoadKnobs;
@@ -80,6 +83,7 @@ function parseOptions(argv: string[]): DriverOptions {
     rate: num('rate', 5000),
     latencySeconds: num('latency-seconds', 10),
     latencyWarmup: num('latency-warmup', 1),
+    settleMs: num('settle-ms', 0),
     latencyInFlight: num('latency-in-flight', 1000),
     phaseTimeoutSeconds: num('phase-timeout', 300),
     knobs: {
@@ -104,6 +108,7 @@ function parseOptions(argv: string[]): DriverOptions {
   for (const [k, v] of Object.entries(o.knobs)) if (typeof v === 'number') intIn(k, v, 1, 1_000_000);
   if (!(o.rate > 0 && o.rate <= 1_000_000)) throw new RangeError('--rate must be 1..1000000');
   if (!(o.latencySeconds > 0 && o.latencySeconds <= 3600 && o.latencyWarmup >= 0 && o.latencyWarmup <= 600)) throw new RangeError('--latency-seconds must be 0..3600 and --latency-warmup 0..600');
+  if (!(Number.isInteger(o.settleMs) && o.settleMs >= 0 && o.settleMs <= 60_000)) throw new RangeError('--settle-ms must be an integer 0..60000');
   if (!(o.phaseTimeoutSeconds >= 10 && o.phaseTimeoutSeconds <= 7200)) throw new RangeError('--phase-timeout must be 10..7200');
   return o;
 }
@@ -165,6 +170,7 @@ async function main(): Promise<number> {
     const produce = phase(o.count, o.size, t0, performance.now(), epoch, cpu);
     say(`produce ${formatCount(o.count)} × ${o.size} B: ${formatDecimal(produce.seconds, 2)} s, ${formatCount(produce.msgsPerSecond)} msgs/s, ${formatDecimal(produce.megabytesPerSecond, 1)} MB/s, client CPU ${formatCount(produce.clientCpuPercent)}%`);
 
+    if (o.settleMs > 0) await new Promise((resolve) => setTimeout(resolve, o.settleMs));
     // Consume: the rate runs from the first message to the last (connecting, creating the
     // consumer and the first pull are startupMs).
     cpu = process.cpuUsage();

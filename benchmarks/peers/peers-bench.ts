@@ -80,6 +80,7 @@ interface Options {
   rate: number;
   latencySeconds: number;
   latencyWarmup: number;
+  settleMs: number;
   systems: SystemName[];
   quick: boolean;
   install: boolean;
@@ -98,6 +99,7 @@ const USAGE = `usage: node --import tsx benchmarks/peers/peers-bench.ts [options
   --rate R               latency phase: sends per second (5000)
   --latency-seconds S    latency phase: measured seconds (10; 2 with --quick)
   --latency-warmup S     latency phase: seconds sent before the measured window (1; 0.5 with --quick)
+  --settle-ms MS         pause between producing and consuming, the same for every system (0)
   --systems LIST         comma-separated subset of nats,redis,orbit (all)
   --quick                smoke run
   --no-install           do not apt-get install missing servers (their peers are skipped)
@@ -135,6 +137,7 @@ function parseOptions(argv: string[]): Options {
     rate: 5000,
     latencySeconds: NaN,
     latencyWarmup: NaN,
+    settleMs: 0,
     systems: [...SYSTEM_NAMES],
     quick: false,
     install: true,
@@ -150,6 +153,7 @@ function parseOptions(argv: string[]): Options {
     else if (a === '--rate') o.rate = Number(next());
     else if (a === '--latency-seconds') o.latencySeconds = Number(next());
     else if (a === '--latency-warmup') o.latencyWarmup = Number(next());
+    else if (a === '--settle-ms') o.settleMs = Number(next());
     else if (a === '--systems') {
       const list = next().split(',').map((s) => s.trim().toLowerCase());
       for (const s of list) if (!SYSTEM_NAMES.includes(s as SystemName)) throw new RangeError(`--systems: unknown system "${s}" (nats, redis, orbit)`);
@@ -187,6 +191,7 @@ function parseOptions(argv: string[]): Options {
   if (!(o.rate >= 1 && o.rate <= 200_000)) throw new RangeError('--rate must be 1..200000');
   if (!(o.latencySeconds >= 0.5 && o.latencySeconds <= 600)) throw new RangeError('--latency-seconds must be 0.5..600');
   if (!(o.latencyWarmup >= 0 && o.latencyWarmup <= 60)) throw new RangeError('--latency-warmup must be 0..60');
+  if (!(Number.isInteger(o.settleMs) && o.settleMs >= 0 && o.settleMs <= 60_000)) throw new RangeError('--settle-ms must be an integer 0..60000');
   if (o.systems.length === 0) throw new RangeError('--systems names no system');
   return o;
 }
@@ -194,7 +199,7 @@ function parseOptions(argv: string[]): Options {
 /** peers for a run with the issue's load on every system; peers-quick and peers-partial otherwise, so peers-latest.* always holds a full comparison. */
 function resultsName(o: Options): string {
   if (o.quick) return 'peers-quick';
-  const standard = o.count === 200_000 && o.size === 1024 && o.rate === 5000 && o.latencySeconds === 10 && o.systems.length === SYSTEM_NAMES.length && Object.keys(o.orbitBrokerProperties).length === 0;
+  const standard = o.count === 200_000 && o.size === 1024 && o.rate === 5000 && o.latencySeconds === 10 && o.systems.length === SYSTEM_NAMES.length && Object.keys(o.orbitBrokerProperties).length === 0 && o.settleMs === 0;
   return standard ? 'peers' : 'peers-partial';
 }
 
@@ -278,7 +283,7 @@ async function runSystem(options: Options, s: RunningSystem, round: number, tool
         '--system', s.system, '--address', s.address, '--stream', stream,
         '--count', String(o.count), '--size', String(o.size),
         '--rate', String(o.rate), '--latency-seconds', String(o.latencySeconds), '--latency-warmup', String(o.latencyWarmup),
-        '--phase-timeout', String(phaseTimeoutSeconds),
+        '--phase-timeout', String(phaseTimeoutSeconds), '--settle-ms', String(o.settleMs),
         ...knobArgs(o.knobs),
         '--json-out', jsonOut,
       ],
@@ -286,7 +291,7 @@ async function runSystem(options: Options, s: RunningSystem, round: number, tool
         for (const line of t.trimEnd().split('\n')) if (line.trim()) progress.note(round === 0 ? `warm-up ${line}` : line);
       },
     });
-    const totalTimeoutMs = (3 * phaseTimeoutSeconds + o.latencySeconds + o.latencyWarmup + 120) * 1000;
+    const totalTimeoutMs = (3 * phaseTimeoutSeconds + o.latencySeconds + o.latencyWarmup + 120) * 1000 + o.settleMs;
     let code: number | string;
     try {
       code = await withTimeout(driver.exited, totalTimeoutMs, `${s.system} load`);
@@ -651,7 +656,7 @@ function chartSvg(results: SystemResult[], o: Options, machineLine: string): str
 
 function notes(o: Options, systems: RunningSystem[], loadBefore: number[], loadAfter: number[]): string[] {
   return [
-    `Load, the same for every system: ${formatCount(o.count)} messages of ${o.size} bytes (one printable body, never compressed) produced as fast as the client allows, then read back from the start of the stream and each body's length checked, then one message at a time at a fixed ${formatCount(o.rate)} msgs/s for ${o.latencySeconds} s (after ${o.latencyWarmup} s not counted), every send timed from the call to its acknowledgement. A 1 ms timer starts the sends that are due (≈${formatCount(o.rate / 1000)} per tick), at most 1000 outstanding. Each run uses a fresh stream / key / topic. MB/s counts body bytes (1 MB = 10^6 B).`,
+    `Load, the same for every system: ${formatCount(o.count)} messages of ${o.size} bytes (one printable body, never compressed) produced as fast as the client allows, then${o.settleMs > 0 ? ` (after a pause of ${formatCount(o.settleMs)} ms)` : ''} read back from the start of the stream and each body's length checked, then one message at a time at a fixed ${formatCount(o.rate)} msgs/s for ${o.latencySeconds} s (after ${o.latencyWarmup} s not counted), every send timed from the call to its acknowledgement. A 1 ms timer starts the sends that are due (≈${formatCount(o.rate / 1000)} per tick), at most 1000 outstanding. Each run uses a fresh stream / key / topic. MB/s counts body bytes (1 MB = 10^6 B).`,
     'Produce rate = messages ÷ (first send → last acknowledgement). Consume rate = messages ÷ (first message received → last), so connecting, creating the consumer and its first pull are left out (they are "Consume start ms").',
     `${o.warmup ? `Before round 1 each system gets a warm-up pass that is not counted (${formatCount(warmupLoad(o).count)} messages produced and consumed, 1 s of paced sends): without it Orbit's first round is an outlier, because on a fresh broker the consume queues trail the acknowledged messages by about a second (20,000 messages acknowledged within 0.33 s became visible to consumers only 0.8–1.2 s later), so the first consume waits for its dispatcher; warm, it keeps up. ` : ''}Each system's client runs in its own process (load-driver.ts), started by this benchmark once per system and round; rounds rotate the order of the systems; medians over the rounds. The servers run the whole time side by side, idle while another system is measured.`,
     `Servers: ${systems.map((s) => `${LABEL[s.system]}: ${s.commandLine}`).join('; ')}. NATS's file store writes through the page cache without an fsync per message; Redis appends to its AOF and fsyncs once a second, and rewrites the AOF in a forked child once it has doubled (twice per 200k-message run here; that child's CPU is not in Redis's Server column but in Others); Orbit under ASYNC_FLUSH flushes its commit log every 500 ms. None waits for the disk before acknowledging. Orbit's commit-log segments are ${BENCH_COMMIT_LOG_SEGMENT_BYTES / 2 ** 20} MiB instead of 1 GiB (bounds disk use and pre-writing); otherwise defaults, except the pull cap: maxTransferCountOnMessageInMemory=${ORBIT_PULL_TUNING.maxTransferCountOnMessageInMemory} and maxTransferBytesOnMessageInMemory=${ORBIT_PULL_TUNING.maxTransferBytesOnMessageInMemory} instead of 32 and 256 KiB, so a pull can return the consumer's pullBatchSize (the other consumers fetch 1000 a request).`,

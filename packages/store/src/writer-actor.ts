@@ -307,8 +307,7 @@ export class CommitLogWriter implements ReplicaLog {
     if (at !== end) throw new Error(`invariant violated: records add up to ${at - base}, request carried ${totalBytes}`);
     if (dst === this.stage) this.stageLength += totalBytes;
     this.position += totalBytes;
-    const end2 = this.position;
-    this.writtenOffset = segmentStart + end2;
+    this.writtenOffset = segmentStart + this.position;
     this.lastStoreTimestamp = storeTimestamp;
     this.dirty.add(this.current!);
     this.stats.appends++;
@@ -346,7 +345,6 @@ export class CommitLogWriter implements ReplicaLog {
   private stageLength = 0;
   private stagePosition = 0;
 
-  /** Writes the staged records to the current segment's file (before anything publishes them). */
   /**
    * Writes the staged records to the current segment's file, before anything publishes or completes
    * them. A failed write throws: out of the writer's loop it ends the writer thread, whose pending
@@ -510,20 +508,9 @@ export class CommitLogWriter implements ReplicaLog {
     this.flushing = true;
     try {
       while (this.flushedOffset < this.writtenOffset) {
-        // Each pass: records stamped meanwhile (e.g. stalled requests resumed while the last sync
-        // ran) must be in the file before the sync that will call them durable.
-        this.writeStaged();
-        const target = this.writtenOffset;
-        const files = [...this.dirty];
-        this.dirty.clear();
-        await Promise.all(files.map((f) => f.flushAsync()));
-        // A segment written again while this sync ran (then rolled away from) is dirty again: the
-        // next pass syncs it, so it stays open until then.
-        for (const f of files) if (f !== this.current && !this.dirty.has(f)) f.close();
-        this.flushedOffset = target;
-        this.shared.flushedOffset = target;
-        this.stats.flushes++;
-        this.completeDurable(target);
+        const pass = this.startSyncPass();
+        await Promise.all(pass.files.map((f) => f.flushAsync()));
+        this.endSyncPass(pass);
         if (this.pendingSync.length === this.pendingSyncHead) break;
       }
     } catch (err) {
@@ -536,19 +523,34 @@ export class CommitLogWriter implements ReplicaLog {
   /** flush() without the thread pool, for the small group commits of SYNC_FLUSH (see afterBatch). */
   private flushBlocking(): void {
     try {
-      this.writeStaged();
-      const target = this.writtenOffset;
-      const files = [...this.dirty];
-      this.dirty.clear();
-      for (const f of files) f.flushSync();
-      for (const f of files) if (f !== this.current && !this.dirty.has(f)) f.close();
-      this.flushedOffset = target;
-      this.shared.flushedOffset = target;
-      this.stats.flushes++;
-      this.completeDurable(target);
+      const pass = this.startSyncPass();
+      for (const f of pass.files) f.flushSync();
+      this.endSyncPass(pass);
     } catch (err) {
       this.fail(err as Error);
     }
+  }
+
+  /**
+   * One sync's start: records stamped since the last one (e.g. stalled requests resumed while it
+   * ran) go to the file first, and the files dirty now are what it covers.
+   */
+  private startSyncPass(): { target: number; files: MappedFile[] } {
+    this.writeStaged();
+    const files = [...this.dirty];
+    this.dirty.clear();
+    return { target: this.writtenOffset, files };
+  }
+
+  /** Everything up to the pass's target is durable now. */
+  private endSyncPass({ target, files }: { target: number; files: MappedFile[] }): void {
+    // A segment written again while the sync ran (then rolled away from) is dirty again: the next
+    // pass syncs it, so it stays open until then.
+    for (const f of files) if (f !== this.current && !this.dirty.has(f)) f.close();
+    this.flushedOffset = target;
+    this.shared.flushedOffset = target;
+    this.stats.flushes++;
+    this.completeDurable(target);
   }
 
   private completeDurable(durableOffset: number): void {
@@ -599,9 +601,8 @@ export class CommitLogWriter implements ReplicaLog {
    */
   private saveCheckpoint(shutdownWrittenOffset: number): boolean {
     this.lastCheckpointMs = Date.now();
-    const dispatchFlushed = Math.min(this.shared.minDispatchFlushedOffset(this.init.dispatcherCount), this.flushedOffset);
     try {
-      this.writeCheckpointNow(shutdownWrittenOffset, dispatchFlushed);
+      writeCheckpoint(StorePaths.checkpoint(this.config), this.checkpointFields(shutdownWrittenOffset));
       return true;
     } catch (err) {
       this.stats.lastError = `checkpoint: ${(err as Error).message}`;
@@ -612,8 +613,7 @@ export class CommitLogWriter implements ReplicaLog {
   /** The periodic checkpoint, written on the libuv pool (see writeCheckpointAsync). */
   private saveCheckpointInBackground(): void {
     this.lastCheckpointMs = Date.now();
-    const dispatchFlushed = Math.min(this.shared.minDispatchFlushedOffset(this.init.dispatcherCount), this.flushedOffset);
-    this.checkpointWrite = writeCheckpointAsync(StorePaths.checkpoint(this.config), this.checkpointFields(-1, dispatchFlushed))
+    this.checkpointWrite = writeCheckpointAsync(StorePaths.checkpoint(this.config), this.checkpointFields(-1))
       .catch((err: Error) => {
         this.stats.lastError = `checkpoint: ${err.message}`;
       })
@@ -625,19 +625,15 @@ export class CommitLogWriter implements ReplicaLog {
   /** After the shutdown checkpoint no periodic one may overwrite it. */
   private finalCheckpointTaken = false;
 
-  private checkpointFields(shutdownWrittenOffset: number, dispatchFlushed: number): Checkpoint {
+  private checkpointFields(shutdownWrittenOffset: number): Checkpoint {
     return {
       physicMsgTimestamp: this.lastStoreTimestamp,
       logicsMsgTimestamp: this.lastStoreTimestamp,
       indexMsgTimestamp: this.lastStoreTimestamp,
       flushedOffset: this.flushedOffset,
-      dispatchFlushedOffset: dispatchFlushed,
+      dispatchFlushedOffset: Math.min(this.shared.minDispatchFlushedOffset(this.init.dispatcherCount), this.flushedOffset),
       shutdownWrittenOffset,
     };
-  }
-
-  private writeCheckpointNow(shutdownWrittenOffset: number, dispatchFlushed: number): void {
-    writeCheckpoint(StorePaths.checkpoint(this.config), this.checkpointFields(shutdownWrittenOffset, dispatchFlushed));
   }
 
   // ---- retention ------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 // One memory-mapped file of fixed size: a commit-log segment or a consume-queue file. Named by the
 // 20-digit offset of its first byte. Readers on other threads map the same file read-only; the page
 // cache makes the writer's bytes visible to them.
-import { closeSync, fdatasync, fdatasyncSync, openSync, promises as fsp, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, ftruncateSync, linkSync, openSync, promises as fsp, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileNameToOffset, offsetToFileName } from '@orbit/common';
 import { mapReadOnly, mapReadWrite, syncRange } from './mmap.js';
 
 const ZERO_CHUNK_BYTES = 4 * 1024 * 1024;
+/** prepareSync's step: small enough that a paced filler looks at the machine's load often. */
+export const FILL_CHUNK_BYTES = 64 * 1024;
 let zeroChunk: Buffer | undefined;
 
 export class MappedFile {
@@ -47,6 +49,35 @@ export class MappedFile {
     return MappedFile.create(path, sizeBytes, reservedBytes);
   }
 
+  /**
+   * prepare() on the calling thread, with blocking calls, in chunks of FILL_CHUNK_BYTES with
+   * `beforeChunk` called ahead of each: for the segment filler's own thread (segment-filler-thread.ts),
+   * which paces the filling there (the async version runs it on the shared libuv pool).
+   */
+  static prepareSync(path: string, sizeBytes: number, warm: boolean, beforeChunk: () => void = () => {}): void {
+    const tmp = join(dirname(path), `.${basename(path)}.preparing`);
+    const fd = openSync(tmp, 'w');
+    try {
+      ftruncateSync(fd, sizeBytes);
+      if (warm) {
+        zeroChunk ??= Buffer.alloc(ZERO_CHUNK_BYTES);
+        for (let at = 0; at < sizeBytes; ) {
+          beforeChunk();
+          const written = writeSync(fd, zeroChunk, 0, Math.min(FILL_CHUNK_BYTES, sizeBytes - at), at);
+          if (written <= 0) throw noSpace(`no space to prepare ${path}`);
+          at += written;
+        }
+      }
+      fdatasyncSync(fd);
+    } catch (err) {
+      closeSync(fd);
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    closeSync(fd);
+    publishPrepared(tmp, path);
+  }
+
   private static async create(path: string, sizeBytes: number, zeroBytes: number): Promise<void> {
     const tmp = join(dirname(path), `.${basename(path)}.preparing`);
     const handle = await fsp.open(tmp, 'w');
@@ -66,7 +97,7 @@ export class MappedFile {
       throw err;
     }
     await handle.close();
-    await fsp.rename(tmp, path);
+    publishPrepared(tmp, path);
   }
 
   static openReadWrite(path: string, sizeBytes: number): MappedFile {
@@ -154,6 +185,27 @@ export class MappedFile {
       this.fd = -1;
     }
   }
+}
+
+/**
+ * Gives a prepared file its real name, never over an existing file: a hard link fails with EEXIST
+ * where a rename would silently replace a segment that already holds records. The temporary name is
+ * then removed. Throws when the name is taken (two preparations of one segment are a bug).
+ */
+function publishPrepared(tmp: string, path: string): void {
+  try {
+    linkSync(tmp, path);
+  } catch (err) {
+    const taken = (err as NodeJS.ErrnoException).code === 'EEXIST' || existsSync(path);
+    if (taken) {
+      rmSync(tmp, { force: true });
+      throw new Error(`invariant violated: ${path} was prepared twice`);
+    }
+    // A file system without hard links: rename, after the check above (not atomic with it).
+    renameSync(tmp, path);
+    return;
+  }
+  rmSync(tmp, { force: true });
 }
 
 function noSpace(message: string): Error {

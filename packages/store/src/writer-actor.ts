@@ -19,6 +19,7 @@ import {
 import { EMPTY_CHECKPOINT, readCheckpoint, writeCheckpoint, writeCheckpointAsync, type Checkpoint } from './checkpoint.js';
 import { recoverCommitLog, type CommitLogRecovery } from './commit-log-recovery.js';
 import { MappedFile } from './mapped-file.js';
+import { SegmentFiller } from './segment-filler.js';
 import { QueueRegistration } from './ring-records.js';
 import { SharedStoreState, StoreState } from './shared-state.js';
 import { StorePaths, type MessageStoreConfig } from './store-config.js';
@@ -92,7 +93,11 @@ export class CommitLogWriter implements ReplicaLog {
   private writtenOffset = 0;
   private lastStoreTimestamp = 0;
   private readonly segments: number[] = [];
-  private next: { start: number; ready: Promise<void>; failed?: Error; done: boolean } | undefined;
+  /** The segment after `current`, prepared ahead so no append waits on a fresh file. */
+  private next: PreparedSegment | undefined;
+  /** And the one after that (as RocketMQ's allocator does): filled while the CPU is otherwise idle,
+   *  so the filling rarely lands in the middle of a burst or of the reads that follow it. */
+  private nextNext: PreparedSegment | undefined;
 
   private readonly queueTable = new Map<string, QueueCursor>();
   private readonly slots: (QueueCursor | undefined)[] = [];
@@ -259,7 +264,7 @@ export class CommitLogWriter implements ReplicaLog {
       if (!this.next || !this.next.done) return false;
       if (this.next.failed) {
         this.complete(PutStatus.CREATE_MAPPED_FILE_FAILED, seq, count, 0, -1, -1, 0);
-        this.prepareNext(this.next.start); // try again for later appends
+        this.retryNext(this.next.start); // try again for later appends
         return true;
       }
       this.rollSegment();
@@ -442,21 +447,55 @@ export class CommitLogWriter implements ReplicaLog {
     this.writeStaged();
     const start = offset - (offset % this.segmentSize);
     const path = MappedFile.pathFor(this.dir, start);
-    if (!existsSync(path)) {
+    const ahead = this.preparingAhead(start);
+    if (ahead !== undefined) {
+      this.filler?.setNeeded(start);
+      await ahead.ready;
+      if (ahead.failed) throw ahead.failed;
+    } else if (!existsSync(path)) {
       await MappedFile.prepare(path, this.segmentSize, this.config.warmMappedFileEnable);
       this.stats.segmentsPrepared++;
     }
     if (!this.segments.includes(start)) this.segments.push(start);
     this.current = MappedFile.openReadWrite(path, this.segmentSize);
     this.position = offset - start;
-    this.prepareNext(start + this.segmentSize);
+    this.prepareAhead(start + this.segmentSize);
   }
 
-  /** Prepares the following segment ahead of the writer so no append waits on a fresh file. */
-  private prepareNext(start: number): void {
+  /**
+   * Makes the segment at `start` the next one (the one prepared two ahead, when it is that one) and
+   * starts preparing the segment after it. The filler thread fills them in that order; the next one
+   * at full speed, the one after only in idle CPU until the writer rolls into `start`.
+   */
+  private prepareAhead(start: number): void {
+    const reuse = this.nextNext !== undefined && this.nextNext.start === start && this.nextNext.failed === undefined;
+    this.next = reuse ? this.nextNext : this.startPreparing(start);
+    this.nextNext = this.startPreparing(start + this.segmentSize);
+    this.filler?.setNeeded(start);
+  }
+
+  /**
+   * The preparation of the segment at `start` already asked for, if any: whoever opens that segment
+   * must wait for it, never prepare it a second time (the second one's file would land on top of
+   * bytes already written into the first).
+   */
+  private preparingAhead(start: number): PreparedSegment | undefined {
+    if (this.next !== undefined && this.next.start === start) return this.next;
+    if (this.nextNext !== undefined && this.nextNext.start === start) return this.nextNext;
+    return undefined;
+  }
+
+  /** Prepares the next segment again after its preparation failed (a full disk, say). */
+  private retryNext(start: number): void {
+    // The filler works in order; were a paced later segment queued first, it would hold this one back.
+    this.filler?.setNeeded(Number.MAX_SAFE_INTEGER);
+    this.next = this.startPreparing(start);
+  }
+
+  private startPreparing(start: number): PreparedSegment {
     const path = MappedFile.pathFor(this.dir, start);
-    const entry: { start: number; ready: Promise<void>; failed?: Error; done: boolean } = { start, done: false, ready: Promise.resolve() };
-    entry.ready = (existsSync(path) ? Promise.resolve() : MappedFile.prepare(path, this.segmentSize, this.config.warmMappedFileEnable).then(() => {
+    const entry: PreparedSegment = { start, done: false, ready: Promise.resolve() };
+    entry.ready = (existsSync(path) ? Promise.resolve() : this.prepareInBackground(path).then(() => {
       this.stats.segmentsPrepared++;
     })).then(
       () => {
@@ -469,8 +508,15 @@ export class CommitLogWriter implements ReplicaLog {
         this.stats.lastError = `preparing segment ${start}: ${err.message}`;
       },
     );
-    this.next = entry;
+    return entry;
   }
+
+  /** Segments ahead of the writer are prepared on its filler thread (segment-filler-thread.ts). */
+  private prepareInBackground(path: string): Promise<void> {
+    this.filler ??= new SegmentFiller();
+    return this.filler.prepare(path, this.segmentSize, this.config.warmMappedFileEnable);
+  }
+  private filler: SegmentFiller | undefined;
 
   private rollSegment(): void {
     this.writeStaged();
@@ -485,7 +531,7 @@ export class CommitLogWriter implements ReplicaLog {
     this.position = 0;
     this.writtenOffset = nextStart;
     this.stats.segmentRolls++;
-    this.prepareNext(nextStart + this.segmentSize);
+    this.prepareAhead(nextStart + this.segmentSize);
   }
 
   // ---- durability -----------------------------------------------------------------------------
@@ -762,6 +808,10 @@ export class CommitLogWriter implements ReplicaLog {
     old.close();
     rmSync(old.path, { force: true });
     this.segments.length = 0;
+    // Segments prepared ahead of the old start lie below the new one: gone once they are written.
+    for (const stale of [this.next, this.nextNext]) {
+      if (stale !== undefined && stale.start < start) void stale.ready.then(() => rmSync(MappedFile.pathFor(this.dir, stale.start), { force: true }));
+    }
     await this.openSegmentFor(start);
     this.writtenOffset = start;
     this.replicaEnd = start;
@@ -776,11 +826,15 @@ export class CommitLogWriter implements ReplicaLog {
 
   private async openReplicaSegment(start: number): Promise<string | undefined> {
     try {
-      if (this.next && this.next.start === start) {
-        await this.next.ready;
-        if (this.next.failed) {
-          const why = this.next.failed.message;
-          this.prepareNext(start);
+      // A segment being prepared ahead must be waited for, never prepared a second time: the
+      // second preparation's rename would replace the file after the first bytes were copied in.
+      const ahead = this.preparingAhead(start);
+      if (ahead !== undefined) {
+        this.filler?.setNeeded(start);
+        await ahead.ready;
+        if (ahead.failed) {
+          const why = ahead.failed.message;
+          this.retryNext(start);
           return `preparing segment ${start}: ${why}`;
         }
       } else if (!existsSync(MappedFile.pathFor(this.dir, start))) {
@@ -793,7 +847,7 @@ export class CommitLogWriter implements ReplicaLog {
     if (!this.segments.includes(start)) this.segments.push(start);
     this.position = 0;
     this.stats.segmentRolls++;
-    this.prepareNext(start + this.segmentSize);
+    this.prepareAhead(start + this.segmentSize);
     return undefined;
   }
 
@@ -899,6 +953,7 @@ export class CommitLogWriter implements ReplicaLog {
     this.timers = [];
     if (this.running) await this.drainAndFlush();
     this.current?.close();
+    await this.filler?.close();
   }
 
   private fail(err: Error): void {
@@ -908,6 +963,13 @@ export class CommitLogWriter implements ReplicaLog {
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+interface PreparedSegment {
+  start: number;
+  ready: Promise<void>;
+  failed?: Error;
+  done: boolean;
+}
 
 function queueKey(topic: string, queueId: number): string {
   return `${topic}\u0000${queueId}`;

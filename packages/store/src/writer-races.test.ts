@@ -63,6 +63,7 @@ async function withWriter(fn: (h: { w: any; shared: SharedStoreState; segmentFil
   } finally {
     w.running = false;
     w.current?.close();
+    await w.filler?.close(); // it may still be preparing segments ahead in this folder
     tmp.remove();
   }
 }

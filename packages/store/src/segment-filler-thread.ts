@@ -5,24 +5,21 @@
 // of appending on a VM like this one, where the first touch of every fresh page-cache page faults on
 // the host (256 MiB costs ~0.6 s of kernel time here). On the shared libuv pool it started the moment
 // the writer rolled into a new segment, in the middle of a burst, and ran on into whatever came next:
-// consumers reading right after the burst went at half speed (benchmarks/README.md). Lowering the
-// thread's priority alone did not help: the work is kernel time and host faults, which a nice value
-// does not hold back. So the segment the writer will need next is filled at once and at full
-// speed, while the one after it, which has a whole segment of appends before it is needed, is
-// filled only while the rest of the machine leaves the CPU idle enough, and at full speed the moment
-// the writer rolls and it becomes the next one.
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
+// consumers reading right after the burst went at half speed (benchmarks/README.md). A nice value
+// did not hold it back (the work is kernel time and host faults) and slowed the fills the writer
+// was waiting for under sustained load, so the thread runs at normal priority and paces itself
+// instead: the segment the writer will need next is filled at once and at full speed, while the one
+// after it, which has a whole segment of appends before it is needed, is filled only while the rest
+// of the machine leaves the CPU idle enough, and at full speed the moment the writer rolls and it
+// becomes the next one.
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeAdapterModule from 'comlink/dist/umd/node-adapter.js';
 import { assert } from '@orbit/common/errors';
 import { CpuIdleGauge } from './cpu-idle-gauge.js';
-import { FILL_CHUNK_BYTES, MappedFile } from './mapped-file.js';
+import { MappedFile, ZERO_CHUNK_BYTES } from './mapped-file.js';
 
 const nodeEndpoint = nodeAdapterModule as unknown as typeof nodeAdapterModule.default;
-/** Linux's lowest priority for SCHED_OTHER: whatever the filler does run, others go first. */
-const LOWEST_NICE = 19;
 /** Others may use up to half of all CPUs while a later segment is being filled. */
 const DEFAULT_IDLE_SHARE_TO_FILL = 0.5;
 /** How often the machine's load is sampled (/proc/stat counts in 10 ms ticks). */
@@ -35,6 +32,8 @@ const PAUSE_SLICE_MS = 20;
  * steps spread thin delay a latency-sensitive thread less often than a burst of them.
  */
 const PACED_BYTES_PER_SECOND = 64 * 1024 * 1024;
+/** A paced step: ~2 ms of kernel time on fresh memory here, against ~9 ms for a full-speed step. */
+const PACED_STEP_BYTES = 1024 * 1024;
 
 assert(parentPort !== null, 'segment-filler-thread.ts must run in a worker thread');
 const { control, idleShareToFill } = workerData as { control: SharedArrayBuffer; idleShareToFill?: number };
@@ -43,46 +42,23 @@ const needed = new Float64Array(control, 8, 1);
 const gauge = new CpuIdleGauge(idleShareToFill ?? DEFAULT_IDLE_SHARE_TO_FILL, IDLE_WINDOW_MS);
 let pausedMs = 0;
 
-/** This thread's kernel id, from /proc/thread-self (a link to "<pid>/task/<tid>"); undefined off Linux. */
-function ownThreadId(): number | undefined {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    return Number.isInteger(tid) && tid > 0 ? tid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** setpriority(2) on a thread id changes only that thread on Linux. Best effort. */
-function lowerOwnPriority(): number | undefined {
-  const tid = ownThreadId();
-  if (tid === undefined) return undefined;
-  try {
-    setPriority(tid, LOWEST_NICE);
-    return LOWEST_NICE;
-  } catch {
-    return undefined;
-  }
-}
-
-const nice = lowerOwnPriority();
-
 /** When the next paced step may start (performance.now() ms). */
 let nextPacedStepMs = 0;
 
 /**
- * Before each step of a segment the writer does not need yet: wait while the machine is busy, and
- * keep to PACED_BYTES_PER_SECOND. Returns at once for a segment that is needed now.
+ * Before each step of a segment: returns the step's size. A segment the writer needs now goes in
+ * full-size steps at once; a later one waits while the machine is busy and keeps to
+ * PACED_BYTES_PER_SECOND, in smaller steps.
  */
-function paceFor(fileStart: number): void {
+function paceFor(fileStart: number): number {
   for (;;) {
     const seen = Atomics.load(epoch, 0);
-    if (fileStart <= needed[0]!) return;
+    if (fileStart <= needed[0]!) return ZERO_CHUNK_BYTES;
     const now = performance.now();
     const early = nextPacedStepMs - now;
     if (early <= 0 && gauge.othersLeaveIdle(now)) {
-      nextPacedStepMs = Math.max(nextPacedStepMs, now - PAUSE_SLICE_MS) + (FILL_CHUNK_BYTES / PACED_BYTES_PER_SECOND) * 1000;
-      return;
+      nextPacedStepMs = Math.max(nextPacedStepMs, now - PAUSE_SLICE_MS) + (PACED_STEP_BYTES / PACED_BYTES_PER_SECOND) * 1000;
+      return PACED_STEP_BYTES;
     }
     Atomics.wait(epoch, 0, seen, early > 0 ? Math.min(early, PAUSE_SLICE_MS) : PAUSE_SLICE_MS);
     pausedMs += performance.now() - now;
@@ -91,7 +67,7 @@ function paceFor(fileStart: number): void {
 
 export interface SegmentFillerApi {
   prepare(path: string, sizeBytes: number, warm: boolean): void;
-  status(): { nice: number | undefined; pausedMs: number; pacing: boolean };
+  status(): { pausedMs: number; pacing: boolean };
 }
 
 const api: SegmentFillerApi = {
@@ -99,7 +75,7 @@ const api: SegmentFillerApi = {
     const start = MappedFile.offsetOf(path);
     MappedFile.prepareSync(path, sizeBytes, warm, () => paceFor(start));
   },
-  status: () => ({ nice, pausedMs: Math.round(pausedMs), pacing: needed[0]! < Number.MAX_SAFE_INTEGER }),
+  status: () => ({ pausedMs: Math.round(pausedMs), pacing: needed[0]! < Number.MAX_SAFE_INTEGER }),
 };
 
 Comlink.expose(api, nodeEndpoint(parentPort));

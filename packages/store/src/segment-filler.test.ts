@@ -31,17 +31,6 @@ test('prepares a zero-filled segment of exactly the size asked, under its real n
   }
 });
 
-test('runs at the lowest CPU priority where the platform allows it', async () => {
-  const filler = new SegmentFiller();
-  try {
-    const { nice } = await filler.status();
-    if (process.platform === 'linux') assert.is(nice, 19);
-    else assert.ok(nice === undefined || nice === 19);
-  } finally {
-    await filler.close();
-  }
-});
-
 test('a preparation that fails rejects with the reason, and the filler goes on serving', async () => {
   const tmp = tempDir('filler');
   const filler = new SegmentFiller();

@@ -82,7 +82,7 @@ export class SegmentFiller {
   }
 
   /** What the thread runs at and has done (for tests and stats). */
-  status(): Promise<{ nice: number | undefined; pausedMs: number; pacing: boolean }> {
+  status(): Promise<{ pausedMs: number; pacing: boolean }> {
     return this.call(() => this.remote.status());
   }
 

@@ -20,8 +20,12 @@ import { CpuIdleGauge } from './cpu-idle-gauge.js';
 import { MappedFile, ZERO_CHUNK_BYTES } from './mapped-file.js';
 
 const nodeEndpoint = nodeAdapterModule as unknown as typeof nodeAdapterModule.default;
-/** Others may use up to half of all CPUs while a later segment is being filled. */
-const DEFAULT_IDLE_SHARE_TO_FILL = 0.5;
+/**
+ * Others may use up to a quarter of all CPUs while a later segment is being filled. With half, the
+ * paced steps also ran under a steady moderate load (20k sends/s, ~45 % of this machine) and its send
+ * p99 rose from 4.5 to 5.1–6.2 ms; with a quarter it was 4.1 ms (benchmarks/README.md).
+ */
+const DEFAULT_IDLE_SHARE_TO_FILL = 0.75;
 /** How often the machine's load is sampled (/proc/stat counts in 10 ms ticks). */
 const IDLE_WINDOW_MS = 100;
 /** One wait while the machine is busy; a change of what the writer needs ends it early. */

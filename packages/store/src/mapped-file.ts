@@ -56,7 +56,7 @@ export class MappedFile {
    * shared libuv pool).
    */
   static prepareSync(path: string, sizeBytes: number, warm: boolean, beforeChunk: () => number = () => ZERO_CHUNK_BYTES): void {
-    const tmp = join(dirname(path), `.${basename(path)}.preparing`);
+    const tmp = preparingPathFor(path);
     const fd = openSync(tmp, 'w');
     try {
       ftruncateSync(fd, sizeBytes);
@@ -81,7 +81,7 @@ export class MappedFile {
   }
 
   private static async create(path: string, sizeBytes: number, zeroBytes: number): Promise<void> {
-    const tmp = join(dirname(path), `.${basename(path)}.preparing`);
+    const tmp = preparingPathFor(path);
     const handle = await fsp.open(tmp, 'w');
     try {
       await handle.truncate(sizeBytes);
@@ -187,6 +187,11 @@ export class MappedFile {
       this.fd = -1;
     }
   }
+}
+
+/** The temporary name a file is prepared under (recovery removes leftovers of a crash). */
+function preparingPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.preparing`);
 }
 
 /**

@@ -18,6 +18,7 @@ import nodeAdapterModule from 'comlink/dist/umd/node-adapter.js';
 import { assert } from '@orbit/common/errors';
 import { CpuIdleGauge } from './cpu-idle-gauge.js';
 import { MappedFile, ZERO_CHUNK_BYTES } from './mapped-file.js';
+import { fillerControl } from './segment-filler.js';
 
 const nodeEndpoint = nodeAdapterModule as unknown as typeof nodeAdapterModule.default;
 /**
@@ -41,8 +42,7 @@ const PACED_STEP_BYTES = 1024 * 1024;
 
 assert(parentPort !== null, 'segment-filler-thread.ts must run in a worker thread');
 const { control, idleShareToFill } = workerData as { control: SharedArrayBuffer; idleShareToFill?: number };
-const epoch = new Int32Array(control, 0, 1);
-const needed = new Float64Array(control, 8, 1);
+const { epoch, needed } = fillerControl(control);
 const gauge = new CpuIdleGauge(idleShareToFill ?? DEFAULT_IDLE_SHARE_TO_FILL, IDLE_WINDOW_MS);
 let pausedMs = 0;
 
@@ -71,7 +71,7 @@ function paceFor(fileStart: number): number {
 
 export interface SegmentFillerApi {
   prepare(path: string, sizeBytes: number, warm: boolean): void;
-  status(): { pausedMs: number; pacing: boolean };
+  status(): { pausedMs: number };
 }
 
 const api: SegmentFillerApi = {
@@ -79,7 +79,7 @@ const api: SegmentFillerApi = {
     const start = MappedFile.offsetOf(path);
     MappedFile.prepareSync(path, sizeBytes, warm, () => paceFor(start));
   },
-  status: () => ({ pausedMs: Math.round(pausedMs), pacing: needed[0]! < Number.MAX_SAFE_INTEGER }),
+  status: () => ({ pausedMs: Math.round(pausedMs) }),
 };
 
 Comlink.expose(api, nodeEndpoint(parentPort));

@@ -13,11 +13,13 @@ import type { SegmentFillerApi } from './segment-filler-thread.js';
 const nodeEndpoint = nodeAdapterModule as unknown as typeof nodeAdapterModule.default;
 const FILLER_THREAD_URL = new URL('./segment-filler-thread.ts', import.meta.url);
 
-/** Layout of the shared control words: Int32 [0] bumped on every change (the filler waits on it),
- *  Float64 [1] (bytes 8..16) the start offset of the last segment the writer needs now. */
-export const FILLER_EPOCH_INDEX = 0;
-export const FILLER_NEEDED_INDEX = 1;
-export const FILLER_CONTROL_BYTES = 16;
+const FILLER_CONTROL_BYTES = 16;
+
+/** The shared control words: `epoch[0]`, bumped on every change (the filler waits on it), and
+ *  `needed[0]`, the start offset of the last segment the writer needs now. Both sides use this. */
+export function fillerControl(buffer: SharedArrayBuffer): { epoch: Int32Array; needed: Float64Array } {
+  return { epoch: new Int32Array(buffer, 0, 1), needed: new Float64Array(buffer, 8, 1) };
+}
 
 export interface SegmentFillerOptions {
   /** Fill later segments only while the rest of the machine leaves at least this share of the CPU idle (0..1). */
@@ -36,8 +38,7 @@ export class SegmentFiller {
 
   constructor(options: SegmentFillerOptions = {}) {
     const control = new SharedArrayBuffer(FILLER_CONTROL_BYTES);
-    this.epoch = new Int32Array(control, 0, 1);
-    this.needed = new Float64Array(control, 8, 1);
+    ({ epoch: this.epoch, needed: this.needed } = fillerControl(control));
     this.needed[0] = Number.MAX_SAFE_INTEGER; // until told otherwise, every file is needed now
     this.worker = startWorker(FILLER_THREAD_URL, { workerData: { control, idleShareToFill: options.idleShareToFill } });
     this.remote = Comlink.wrap<SegmentFillerApi>(nodeEndpoint(this.worker));
@@ -82,7 +83,7 @@ export class SegmentFiller {
   }
 
   /** What the thread runs at and has done (for tests and stats). */
-  status(): Promise<{ pausedMs: number; pacing: boolean }> {
+  status(): Promise<{ pausedMs: number }> {
     return this.call(() => this.remote.status());
   }
 

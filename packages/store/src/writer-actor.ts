@@ -446,18 +446,9 @@ export class CommitLogWriter implements ReplicaLog {
   private async openSegmentFor(offset: number): Promise<void> {
     this.writeStaged();
     const start = offset - (offset % this.segmentSize);
-    const path = MappedFile.pathFor(this.dir, start);
-    const ahead = this.preparingAhead(start);
-    if (ahead !== undefined) {
-      this.filler?.setNeeded(start);
-      await ahead.ready;
-      if (ahead.failed) throw ahead.failed;
-    } else if (!existsSync(path)) {
-      await MappedFile.prepare(path, this.segmentSize, this.config.warmMappedFileEnable);
-      this.stats.segmentsPrepared++;
-    }
+    await this.ensureSegment(start);
     if (!this.segments.includes(start)) this.segments.push(start);
-    this.current = MappedFile.openReadWrite(path, this.segmentSize);
+    this.current = MappedFile.openReadWrite(MappedFile.pathFor(this.dir, start), this.segmentSize);
     this.position = offset - start;
     this.prepareAhead(start + this.segmentSize);
   }
@@ -475,14 +466,24 @@ export class CommitLogWriter implements ReplicaLog {
   }
 
   /**
-   * The preparation of the segment at `start` already asked for, if any: whoever opens that segment
-   * must wait for it, never prepare it a second time (the second one's file would land on top of
-   * bytes already written into the first).
+   * Waits until the segment file at `start` exists, for whoever opens it out of the usual roll. A
+   * preparation already asked for is waited for (and made urgent), never started a second time: the
+   * second file would land on top of bytes already written into the first. A failed one is asked
+   * for again and reported.
    */
-  private preparingAhead(start: number): PreparedSegment | undefined {
-    if (this.next !== undefined && this.next.start === start) return this.next;
-    if (this.nextNext !== undefined && this.nextNext.start === start) return this.nextNext;
-    return undefined;
+  private async ensureSegment(start: number): Promise<void> {
+    const ahead = [this.next, this.nextNext].find((e) => e !== undefined && e.start === start);
+    if (ahead === undefined) {
+      if (existsSync(MappedFile.pathFor(this.dir, start))) return;
+      await MappedFile.prepare(MappedFile.pathFor(this.dir, start), this.segmentSize, this.config.warmMappedFileEnable);
+      this.stats.segmentsPrepared++;
+      return;
+    }
+    this.filler?.setNeeded(start);
+    await ahead.ready;
+    if (ahead.failed === undefined) return;
+    if (ahead === this.next) this.retryNext(start);
+    throw new Error(`preparing segment ${start}: ${ahead.failed.message}`);
   }
 
   /** Prepares the next segment again after its preparation failed (a full disk, say). */
@@ -826,20 +827,7 @@ export class CommitLogWriter implements ReplicaLog {
 
   private async openReplicaSegment(start: number): Promise<string | undefined> {
     try {
-      // A segment being prepared ahead must be waited for, never prepared a second time: the
-      // second preparation's rename would replace the file after the first bytes were copied in.
-      const ahead = this.preparingAhead(start);
-      if (ahead !== undefined) {
-        this.filler?.setNeeded(start);
-        await ahead.ready;
-        if (ahead.failed) {
-          const why = ahead.failed.message;
-          this.retryNext(start);
-          return `preparing segment ${start}: ${why}`;
-        }
-      } else if (!existsSync(MappedFile.pathFor(this.dir, start))) {
-        await MappedFile.prepare(MappedFile.pathFor(this.dir, start), this.segmentSize, this.config.warmMappedFileEnable);
-      }
+      await this.ensureSegment(start);
       this.current = MappedFile.openReadWrite(MappedFile.pathFor(this.dir, start), this.segmentSize);
     } catch (err) {
       return `opening segment ${start}: ${(err as Error).message}`;

@@ -105,7 +105,7 @@ export class BrokerController {
     };
     this.context = ctx;
     const pull = new PullMessageProcessor(ctx);
-    holds = new PullRequestHoldService(config.maxHeldPulls, pull.replay);
+    holds = new PullRequestHoldService(config.maxHeldPulls, pull.replay, store);
     store.onArrival((topic, queueId, maxOffset) => holds!.onArrival(topic, queueId, maxOffset));
     // Delayed messages and retries are delivered by the master only (a slave's log is a copy).
     this.schedule = new ScheduleMessageService({

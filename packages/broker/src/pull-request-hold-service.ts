@@ -15,15 +15,28 @@ export interface HeldPull {
 /** Re-runs a held pull without the right to be held again, and writes its response. */
 export type PullReplay = (held: HeldPull) => Promise<void>;
 
+/** The store's side: arrival notices on or off, and where a queue ends now. */
+export interface ArrivalSource {
+  setArrivalInterest(on: boolean): void;
+  getMaxOffsetInQueue(topic: string, queueId: number): number;
+}
+
 export class PullRequestHoldService {
   private readonly byQueue = new Map<string, Set<HeldPull>>();
   private readonly byConnection = new Map<RemotingConnection, Set<HeldPull>>();
   private count = 0;
 
+  /**
+   * Arrival notices cost the store a wake-up of this thread per dispatch, so they are on only while
+   * a pull is held (a producer-only load, like a latency test, then wakes nothing).
+   */
   constructor(
     private readonly maxHeldPulls: number,
     private readonly replay: PullReplay,
-  ) {}
+    private readonly store: ArrivalSource,
+  ) {
+    store.setArrivalInterest(false);
+  }
 
   get heldCount(): number {
     return this.count;
@@ -45,6 +58,12 @@ export class PullRequestHoldService {
     }
     perConn.add(held);
     this.count++;
+    if (this.count === 1) this.store.setArrivalInterest(true);
+    // Records dispatched while notices were off (or between the pull's read and now) are announced
+    // to no one: look once, after the caller has returned, as a notice would.
+    queueMicrotask(() => {
+      if (this.store.getMaxOffsetInQueue(topic, queueId) > offset) this.release(held);
+    });
     return true;
   }
 
@@ -67,6 +86,7 @@ export class PullRequestHoldService {
     this.byConnection.get(held.conn)?.delete(held);
     clearTimeout(held.timer);
     this.count--;
+    if (this.count === 0) this.store.setArrivalInterest(false);
     return true;
   }
 

@@ -167,8 +167,16 @@ export class Dispatcher {
       this.position += check.sizeBytes;
       this.dispatchedRecords++;
     }
-    this.postArrivals();
     this.shared.publishDispatched(this.init.dispatcherIndex, this.position);
+    // Arrivals go out for every queue only while someone wants them (held pulls); with nobody
+    // interested no thread is woken per dispatch. Delayed messages parked in SCHEDULE_TOPIC_XXXX are
+    // always announced: the delay service times their delivery from these notices. Interest is read
+    // after the publication above (an SC store), so whoever turns it on after this read sees these
+    // records in the queues itself (PullRequestHoldService looks on hold) and none is missed.
+    if (!this.shared.arrivalInterest) {
+      for (const cq of this.grown.keys()) if (cq.topic !== SystemTopic.SCHEDULE_TOPIC) this.grown.delete(cq);
+    }
+    if (this.grown.size > 0 || this.arrivalsLost) this.postArrivals();
   }
 
   private async dispatchRecord(map: Buffer, at: number, size: number, topicStart: number, topicBytes: number, propertiesStart: number, propertiesBytes: number): Promise<void> {
@@ -265,6 +273,7 @@ export class Dispatcher {
     }
     this.grown.clear();
     this.arrivals.commit();
+    this.shared.publishArrivals();
   }
 
   /** Consume queues and the index become durable up to the position dispatched when this began. */

@@ -193,6 +193,7 @@ export class HaService {
     const conn = new SlaveConnection(socket, this);
     this.connections.add(conn);
     this.publishAcks();
+    this.wake(); // the loop may be asleep with no slave to serve
     socket.on('data', (chunk: Buffer) => conn.onData(chunk));
     socket.on('drain', () => this.wake());
     socket.on('error', (err) => this.drop(conn, err.message));
@@ -254,10 +255,18 @@ export class HaService {
         if (!c.closed && now - c.lastWriteMs >= HEARTBEAT_INTERVAL_MS) c.heartbeat();
       }
       if (this.wakeRequested) continue;
-      // Sleep until the writer publishes, a slave speaks, or the idle tick.
-      const wait = this.shared.waitWriteSeqAsync(seq, IDLE_WAIT_MS);
-      if (!wait) continue;
-      await Promise.race([wait, new Promise<void>((resolve) => (this.wakeResolve = resolve))]);
+      const woken = new Promise<void>((resolve) => (this.wakeResolve = resolve));
+      if (this.connections.size === 0) {
+        // No slave, nothing to send: sleep until one connects (or the idle tick), not on every
+        // append. Waking this thread per append cost the latency of every send on 2 vCPUs.
+        const idle = setTimeout(() => this.wakeResolve?.(), IDLE_WAIT_MS);
+        await woken;
+        clearTimeout(idle);
+      } else {
+        // Sleep until the writer publishes, a slave speaks, or the idle tick.
+        const wait = this.shared.waitWriteSeqAsync(seq, IDLE_WAIT_MS);
+        if (wait) await Promise.race([wait, woken]);
+      }
       this.wakeResolve = undefined;
     }
   }

@@ -89,6 +89,7 @@ export class MessageStore {
     const crashed = claimAbortFile(StorePaths.abort(config));
 
     const shared = new SharedStoreState();
+    shared.arrivalInterest = true;
     const appendRing = SpscRing.create(powerOfTwoAtLeast(config.appendRingBytes));
     const completionRing = SpscRing.create(COMPLETION_RING_BYTES);
     const dispatcherCount = config.dispatchThreadCount;
@@ -324,6 +325,18 @@ export class MessageStore {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Whether dispatchers announce arrivals on every queue (on when the store opens). Each notice
+   * wakes this thread once per dispatch, which on a small machine delays whatever else it serves; a
+   * listener that needs them only at times (the broker, while it holds pulls) turns them off in
+   * between. Off, only SCHEDULE_TOPIC_XXXX arrivals are announced (the delay service needs each).
+   * Records dispatched while off are never announced: whoever turns them on must look at the
+   * queues itself afterwards (getMaxOffsetInQueue) for what arrived before.
+   */
+  setArrivalInterest(on: boolean): void {
+    this.shared.arrivalInterest = on;
+  }
+
   private async readArrivals(): Promise<void> {
     const onRecord = (b: Buffer, at: number) => {
       const queueId = b.readUInt32LE(at);
@@ -338,14 +351,14 @@ export class MessageStore {
         }
       }
     };
-    // Dispatchers post arrivals before they bump dispatchSeq, so reading the sequence first and
+    // Dispatchers commit arrivals before they bump arrivalSeq, so reading the sequence first and
     // sleeping on it never misses a notification.
     while (!this.closed) {
-      const seq = this.shared.dispatchSeq;
+      const seq = this.shared.arrivalSeq;
       let polled = 0;
       for (const ring of this.arrivals) polled += ring.poll(onRecord);
       if (polled > 0) continue;
-      const wait = this.shared.waitDispatchSeqAsync(seq, 500);
+      const wait = this.shared.waitArrivalSeqAsync(seq, 500);
       if (wait) await wait;
     }
   }

@@ -40,8 +40,12 @@ const Slot32 = {
   haConnectedSlaves: 6,
   /** Slave: 1 while the HA connection to the master is up. */
   haMasterConnected: 7,
+  /** 1 while someone wants arrival notices (the broker: while it holds pulls); dispatchers post none otherwise. */
+  arrivalInterest: 8,
+  /** Bumped when a dispatcher posted arrival notices; the store's arrival reader sleeps on it. */
+  arrivalSeq: 9,
 } as const;
-const SLOT32_COUNT = 8;
+const SLOT32_COUNT = 10;
 
 export const StoreState = { starting: 0, running: 1, stopping: 2, stopped: 3, failed: 4 } as const;
 
@@ -100,6 +104,19 @@ export class SharedStoreState {
     return min;
   }
 
+  get arrivalInterest(): boolean { return Atomics.load(this.i32, Slot32.arrivalInterest) !== 0; }
+  set arrivalInterest(on: boolean) { Atomics.store(this.i32, Slot32.arrivalInterest, on ? 1 : 0); }
+  get arrivalSeq(): number { return Atomics.load(this.i32, Slot32.arrivalSeq); }
+  /** After arrival notices were committed to a ring: wakes the reader. */
+  publishArrivals(): void {
+    Atomics.add(this.i32, Slot32.arrivalSeq, 1);
+    Atomics.notify(this.i32, Slot32.arrivalSeq);
+  }
+  waitArrivalSeqAsync(seenSeq: number, timeoutMs: number): Promise<unknown> | undefined {
+    const r = Atomics.waitAsync(this.i32, Slot32.arrivalSeq, seenSeq, timeoutMs);
+    return r.async ? r.value : undefined;
+  }
+
   get writeSeq(): number { return Atomics.load(this.i32, Slot32.writeSeq); }
   get dispatchSeq(): number { return Atomics.load(this.i32, Slot32.dispatchSeq); }
 
@@ -114,7 +131,7 @@ export class SharedStoreState {
 
   /** Wakes every sleeper (closing): each re-reads the state it sleeps on. */
   wakeAll(): void {
-    for (const slot of [Slot32.writeSeq, Slot32.dispatchSeq, Slot32.haAckSeq]) {
+    for (const slot of [Slot32.writeSeq, Slot32.dispatchSeq, Slot32.haAckSeq, Slot32.arrivalSeq]) {
       Atomics.add(this.i32, slot, 1);
       Atomics.notify(this.i32, slot);
     }

@@ -145,6 +145,69 @@ test('decoder fed random chunk splits (seeded)', () => {
   }
 });
 
+/** Feeds `stream` through pushCopy in pieces of the sizes `nextSize` gives, through one reused buffer. */
+function feedCopied(decoder: FrameDecoder, stream: Buffer, nextSize: () => number): RemotingCommand[] {
+  const scratch = Buffer.alloc(64 * 1024);
+  const out: RemotingCommand[] = [];
+  let pos = 0;
+  while (pos < stream.length) {
+    const n = stream.copy(scratch, 0, pos, pos + Math.min(nextSize(), scratch.length));
+    decoder.pushCopy(scratch.subarray(0, n));
+    scratch.fill(0xee); // the next read overwrites it: nothing may point into it
+    for (let cmd = decoder.next(); cmd !== null; cmd = decoder.next()) out.push(cmd);
+    pos += n;
+  }
+  return out;
+}
+
+test('pushCopy: a reused read buffer, split anywhere (length fields too), gives the same commands', () => {
+  const rand = xorshift(777);
+  const cmds = Array.from({ length: 40 }, (_, i) => sample(i));
+  const stream = Buffer.concat(cmds.map((c, i) => encodeFrameBuffer(c, { serializeType: i % 2 === 0 ? 0 : 1 })));
+  for (let round = 0; round < 50; round++) {
+    const decoder = new FrameDecoder();
+    const out = feedCopied(decoder, stream, () => 1 + Math.floor(rand() * (rand() < 0.5 ? 6 : 9000)));
+    assert.is(out.length, cmds.length);
+    out.forEach((cmd, i) => assert.equal(strip(cmd), strip(cmds[i]!)));
+    assert.is(decoder.bufferedBytes, 0);
+  }
+  const byteByByte = feedCopied(new FrameDecoder(), stream, () => 1);
+  byteByByte.forEach((cmd, i) => assert.equal(strip(cmd), strip(cmds[i]!)));
+});
+
+test('pushCopy: each frame is one buffer of its own size, whatever the reads', () => {
+  const cmd = createRequest(10, { a: '1' }, Buffer.alloc(300_000, 7));
+  const frameBytes = encodeFrameBuffer(cmd).length;
+  const decoder = new FrameDecoder();
+  const out = feedCopied(decoder, Buffer.concat([encodeFrameBuffer(cmd), encodeFrameBuffer(cmd)]), () => 65_536);
+  assert.is(out.length, 2);
+  for (const c of out) {
+    assert.is(c.body!.length, 300_000);
+    assert.is(c.body!.buffer.byteLength, frameBytes, 'the body lies in the frame\'s own allocation');
+    assert.ok(c.body!.every((b) => b === 7));
+  }
+  // Bytes of a frame being assembled count as buffered.
+  const partial = new FrameDecoder();
+  partial.pushCopy(encodeFrameBuffer(cmd).subarray(0, 1000));
+  assert.is(partial.bufferedBytes, 1000);
+  assert.is(partial.next(), null);
+});
+
+test('pushCopy: bad lengths are never allocated and fail as push() does, split or not', () => {
+  const over = Buffer.alloc(8);
+  over.writeInt32BE(DEFAULT_MAX_FRAME_BYTES - 3);
+  const negative = Buffer.alloc(8);
+  negative.writeInt32BE(-1);
+  for (const bytes of [over, negative, Buffer.from('GET / HTTP/1.1\r\n\r\n')]) {
+    for (const split of [1, 2, 3, 8]) {
+      const decoder = new FrameDecoder();
+      const error = errorOf(() => feedCopied(decoder, Buffer.concat([bytes, encodeFrameBuffer(sample(1))]), () => split));
+      assert.is(error.fatal, true);
+      assert.is(decoder.bufferedBytes, 0);
+    }
+  }
+});
+
 test('a frame that arrives in one chunk yields a body slice, not a copy', () => {
   const cmd = createRequest(10, { a: '1' }, Buffer.alloc(10_000, 7));
   const chunk = Buffer.concat([encodeFrameBuffer(cmd), encodeFrameBuffer(cmd)]);

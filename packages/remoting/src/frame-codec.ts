@@ -125,6 +125,13 @@ export class FrameDecoder {
   private frameLength = -1;
   private headerWordChecked = false;
   private failure: FrameError | null = null;
+  /** pushCopy: the frame being copied together, allocated at its declared size; null between frames. */
+  private assembly: Buffer | null = null;
+  private assembled = 0;
+  /** pushCopy: the first bytes of a frame whose length field has not arrived whole (< 4 bytes). */
+  private carry: Buffer | null = null;
+  /** pushCopy: a length out of bounds was seen; everything after it goes to next() as it is. */
+  private copyRaw = false;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -136,7 +143,7 @@ export class FrameDecoder {
 
   /** Bytes received but not yet returned as frames. */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.buffered + this.assembled + (this.carry?.length ?? 0);
   }
 
   /** The fatal error that stopped this decoder, if any. */
@@ -148,6 +155,79 @@ export class FrameDecoder {
     if (this.failure !== null || chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+  }
+
+  /**
+   * As push(), for bytes in a buffer the caller reuses at once (a socket read through net's
+   * `onread`). Copies each frame once, into a buffer of the frame's own size, instead of keeping
+   * socket-sized chunks and copying frames out of them again: a consumer reading ~300 KB pull
+   * responses allocated both (socket.ts reads 64 KiB at a time), and the churn of external memory
+   * was what started most of its garbage collections. Lengths are still checked by next(); a length
+   * out of bounds is never allocated, its bytes are handed over as they are for next() to reject.
+   */
+  pushCopy(view: Buffer): void {
+    if (this.copyRaw) {
+      this.push(Buffer.from(view));
+      return;
+    }
+    let at = 0;
+    while (at < view.length && this.failure === null) {
+      if (this.assembly !== null) {
+        const n = Math.min(this.assembly.length - this.assembled, view.length - at);
+        view.copy(this.assembly, this.assembled, at, at + n);
+        this.assembled += n;
+        at += n;
+        if (this.assembled === this.assembly.length) {
+          const frame = this.assembly;
+          this.assembly = null;
+          this.assembled = 0;
+          this.push(frame);
+        }
+        continue;
+      }
+      // At a frame boundary: its length field, possibly split across reads.
+      let length: number;
+      if (this.carry !== null) {
+        const need = LENGTH_FIELD_BYTES - this.carry.length;
+        if (view.length - at < need) {
+          this.carry = Buffer.concat([this.carry, view.subarray(at)]);
+          return;
+        }
+        const head = Buffer.concat([this.carry, view.subarray(at, at + need)]);
+        this.carry = null;
+        at += need;
+        length = head.readInt32BE(0);
+        if (!this.startAssembly(length, head)) {
+          this.copyRaw = true;
+          this.push(head);
+          this.push(Buffer.from(view.subarray(at)));
+          return;
+        }
+        continue;
+      }
+      if (view.length - at < LENGTH_FIELD_BYTES) {
+        this.carry = Buffer.from(view.subarray(at));
+        return;
+      }
+      length = view.readInt32BE(at);
+      if (!this.startAssembly(length, EMPTY_BUFFER)) {
+        this.copyRaw = true;
+        this.push(Buffer.from(view.subarray(at)));
+        return;
+      }
+    }
+  }
+
+  /**
+   * Allocates the frame for pushCopy when its length is within bounds (next() checks it again),
+   * starting it with `head` (bytes already taken from the read); false leaves the bytes to next().
+   */
+  private startAssembly(length: number, head: Buffer): boolean {
+    if (length < HEADER_LENGTH_FIELD_BYTES || length > this.maxFrameBytes - LENGTH_FIELD_BYTES) return false;
+    this.assembly = Buffer.allocUnsafe(LENGTH_FIELD_BYTES + length);
+    head.copy(this.assembly, 0);
+    this.assembled = head.length;
+    return true;
   }
 
   /** The next complete command, or null when more bytes are needed. */
@@ -194,6 +274,9 @@ export class FrameDecoder {
   private fail(message: string): never {
     this.failure = new FrameError(message, true);
     // Drop what is buffered: nothing after a broken boundary can be used.
+    this.assembly = null;
+    this.assembled = 0;
+    this.carry = null;
     this.chunks = [];
     this.first = 0;
     this.headOffset = 0;

@@ -3,6 +3,7 @@
 // broker's own calls to NameServers all go through one of these.
 import { EventEmitter } from 'node:events';
 import { connect } from 'node:net';
+import { assert } from '@orbit/common/errors';
 import { DEFAULT_MAX_FRAME_BYTES } from './frame-codec.js';
 import { ProcessorTable, type RequestHandler } from './processor-table.js';
 import type { RemotingCommand } from './remoting-command.js';
@@ -12,6 +13,9 @@ import {
   type RemotingConnectionOptions,
 } from './remoting-connection.js';
 import { RemotingConnectError, RemotingTimeoutError } from './remoting-errors.js';
+
+/** Each client connection's read buffer (reused for every read). */
+const READ_BUFFER_BYTES = 128 * 1024;
 
 export interface RemotingClientOptions {
   /** RocketMQ's connectTimeoutMillis default is 3 s. */
@@ -158,7 +162,25 @@ export class RemotingClient extends EventEmitter {
       return Promise.reject(new RemotingConnectError(addr, (error as Error).message));
     }
     return new Promise<RemotingConnection>((resolve, reject) => {
-      const socket = connect({ host: target.host, port: target.port, noDelay: true });
+      // Reads land in one buffer of this connection's own, reused from read to read (onread), and the
+      // decoder copies each frame out of it once (FrameDecoder.pushCopy), instead of a new 64 KiB
+      // buffer per read plus a copy of every frame that spans reads: for a consumer reading large
+      // pull responses that churn was most of its garbage collection.
+      let receiver: RemotingConnection | undefined;
+      const socket = connect({
+        host: target.host,
+        port: target.port,
+        noDelay: true,
+        onread: {
+          buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+          callback: (bytes: number, buffer: Uint8Array) => {
+            // Reading starts once connected, and the connection exists from then on.
+            assert(receiver !== undefined, 'a read before the connection was set up');
+            receiver.receiveCopy((buffer as Buffer).subarray(0, bytes));
+            return true;
+          },
+        },
+      });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new RemotingConnectError(addr, `connect to <${addr}> timed out after ${connectTimeoutMs} ms`));
@@ -178,6 +200,7 @@ export class RemotingClient extends EventEmitter {
           return;
         }
         const conn = new RemotingConnection(socket, this.processors, this.connectionOptions);
+        receiver = conn;
         conn.on('frameError', (error) => this.emit('frameError', error, conn));
         conn.on('handlerError', (error, request) => this.emit('handlerError', error, request, conn));
         conn.once('close', (error?: Error) => this.emit('disconnect', addr, conn, error));

@@ -285,6 +285,16 @@ export class RemotingConnection extends EventEmitter {
     this.processBuffered();
   }
 
+  /**
+   * Bytes read into a buffer the socket reuses for its next read (net's `onread`, which client
+   * connections use; a server's accepted sockets cannot): the decoder copies what it keeps.
+   */
+  receiveCopy(view: Buffer): void {
+    if (this.closed) return;
+    this.decoder.pushCopy(view);
+    this.processBuffered();
+  }
+
   /** Handles every complete frame buffered, stopping early while reading is paused. */
   private processBuffered(): void {
     // Each turn consumes at least one frame of the buffered bytes, so the loop ends.

@@ -1,6 +1,6 @@
 // Long polling (PullRequestHoldService, facts §7.3): a pull that finds nothing new is parked under
-// topic@queueId and answered as soon as the store reports an arrival past its offset, or when its
-// hold time runs out. Bounded: past maxHeldPulls a pull is answered at once.
+// topic@queueId and answered as soon as the store reports an arrival past its offset (or past the
+// queue end its read saw, when that was larger), or when its hold time runs out. Bounded: past maxHeldPulls a pull is answered at once.
 import type { RemotingCommand, RemotingConnection } from '@orbit/remoting';
 
 export interface HeldPull {
@@ -9,6 +9,8 @@ export interface HeldPull {
   topic: string;
   queueId: number;
   offset: number;
+  /** Answered once the queue ends past this: the pull's offset, or the end its read saw if larger. */
+  waitPast: number;
   timer: NodeJS.Timeout;
 }
 
@@ -42,10 +44,15 @@ export class PullRequestHoldService {
     return this.count;
   }
 
-  /** Parks a pull; returns false when the bound is reached (answer it now instead). */
-  hold(req: RemotingCommand, conn: RemotingConnection, topic: string, queueId: number, offset: number, holdMs: number): boolean {
+  /**
+   * Parks a pull; returns false when the bound is reached (answer it now instead). `seenMaxOffset`
+   * is the queue's end the pull's read saw: a pull may be held below it (an entry that could not be
+   * read, a slave keeping a consumer's too-small offset) and must then wait for growth past it,
+   * not be answered again at once in a loop.
+   */
+  hold(req: RemotingCommand, conn: RemotingConnection, topic: string, queueId: number, offset: number, holdMs: number, seenMaxOffset = offset): boolean {
     if (this.count >= this.maxHeldPulls || conn.closed) return false;
-    const held: HeldPull = { req, conn, topic, queueId, offset, timer: undefined as unknown as NodeJS.Timeout };
+    const held: HeldPull = { req, conn, topic, queueId, offset, waitPast: Math.max(offset, seenMaxOffset), timer: undefined as unknown as NodeJS.Timeout };
     held.timer = setTimeout(() => this.release(held), holdMs);
     const key = `${topic}@${queueId}`;
     let set = this.byQueue.get(key);
@@ -60,9 +67,11 @@ export class PullRequestHoldService {
     this.count++;
     if (this.count === 1) this.store.setArrivalInterest(true);
     // Records dispatched while notices were off (or between the pull's read and now) are announced
-    // to no one: look once, after the caller has returned, as a notice would.
+    // to no one: look once, after the caller has returned, as a notice would. The interest store
+    // above, the dispatcher's publication and the reader's atomic read of it before the queue bytes
+    // are all sequentially consistent, so a record whose dispatcher saw interest off is seen here.
     queueMicrotask(() => {
-      if (this.store.getMaxOffsetInQueue(topic, queueId) > offset) this.release(held);
+      if (this.store.getMaxOffsetInQueue(topic, queueId) > held.waitPast) this.release(held);
     });
     return true;
   }
@@ -75,7 +84,7 @@ export class PullRequestHoldService {
     }
     const set = this.byQueue.get(`${topic}@${queueId}`);
     if (!set) return;
-    for (const held of [...set]) if (maxOffset > held.offset) this.release(held);
+    for (const held of [...set]) if (maxOffset > held.waitPast) this.release(held);
   }
 
   private forget(held: HeldPull): boolean {

@@ -208,6 +208,75 @@ test('pushCopy: bad lengths are never allocated and fail as push() does, split o
   }
 });
 
+test('pushCopy: a bad serialize type or header length fails on its first 8 bytes, nothing allocated', () => {
+  const head = Buffer.alloc(8);
+  head.writeInt32BE(15 * 1024 * 1024, 0); // a length within bounds ...
+  head.writeInt32BE((5 << 24) | 10, 4); // ... and serialize type 5
+  for (const split of [1, 3, 5, 8]) {
+    const decoder = new FrameDecoder();
+    const error = errorOf(() => feedCopied(decoder, head, () => split));
+    assert.ok(error.message.includes('unknown serialize type 5'), error.message);
+  }
+  const past = Buffer.alloc(8);
+  past.writeInt32BE(100, 0);
+  past.writeInt32BE(97, 4); // header of 97 bytes in a 100-byte frame that has 96 after the field
+  assert.ok(errorOf(() => feedCopied(new FrameDecoder(), past, () => 8)).message.includes('past the end'));
+});
+
+/** A decoder's story of one stream fed in pieces of `sizes`: what it decoded and which errors, in order. */
+function story(stream: Buffer, sizes: number[], maxFrameBytes: number, copied: boolean): string[] {
+  const decoder = new FrameDecoder({ maxFrameBytes });
+  const scratch = Buffer.alloc(4096);
+  const told: string[] = [];
+  let pos = 0;
+  for (const size of sizes) {
+    if (copied) {
+      const n = stream.copy(scratch, 0, pos, pos + size);
+      decoder.pushCopy(scratch.subarray(0, n));
+      scratch.fill(0xee);
+    } else {
+      decoder.push(stream.subarray(pos, pos + size));
+    }
+    pos += size;
+    for (;;) {
+      let cmd: RemotingCommand | null;
+      try {
+        cmd = decoder.next();
+      } catch (error) {
+        const e = error as FrameError;
+        told.push(`${e.fatal ? 'fatal' : 'bad'}: ${e.message}`);
+        if (e.fatal) return told;
+        continue;
+      }
+      if (cmd === null) break;
+      told.push(`cmd: ${JSON.stringify(strip(cmd))}`);
+    }
+  }
+  return told;
+}
+
+test('pushCopy and push tell the same story for 3,000 mutated streams split alike', () => {
+  const rand = xorshift(4242);
+  let fatal = 0;
+  for (let i = 0; i < 3000; i++) {
+    const frames = Array.from({ length: 1 + Math.floor(rand() * 4) }, (_, k) => encodeFrameBuffer(sample(i + k), { serializeType: rand() < 0.5 ? 0 : 1 }));
+    const stream = Buffer.concat(frames);
+    // Flip bytes near the start, where lengths and header words are.
+    for (let flips = Math.floor(rand() * 4); flips > 0; flips--) stream[Math.floor(rand() * Math.min(stream.length, 64))] = Math.floor(rand() * 256);
+    const sizes: number[] = [];
+    for (let total = 0; total < stream.length; ) {
+      const size = 1 + Math.floor(rand() * (rand() < 0.5 ? 9 : 3000));
+      sizes.push(size);
+      total += size;
+    }
+    const maxFrameBytes = rand() < 0.3 ? 64 + Math.floor(rand() * 8192) : DEFAULT_MAX_FRAME_BYTES;
+    const plain = story(stream, sizes, maxFrameBytes, false);
+    assert.equal(story(stream, sizes, maxFrameBytes, true), plain, `stream ${i}`);
+    if (plain.some((line) => line.startsWith('fatal'))) fatal++;
+  }
+  assert.ok(fatal > 300, `only ${fatal} streams broke: the mutations miss the prefixes`);
+});
+
 test('a frame that arrives in one chunk yields a body slice, not a copy', () => {
   const cmd = createRequest(10, { a: '1' }, Buffer.alloc(10_000, 7));
   const chunk = Buffer.concat([encodeFrameBuffer(cmd), encodeFrameBuffer(cmd)]);

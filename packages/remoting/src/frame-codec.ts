@@ -31,6 +31,8 @@ export const HEADER_LENGTH_FIELD_BYTES = 4;
 export const MAX_HEADER_BYTES = 0xff_ffff;
 /** Bodies up to this size are copied next to the header so a small frame is one buffer. */
 export const INLINE_BODY_MAX_BYTES = 4096;
+/** The length field and the serialize-type/header-length field: checked before a frame is allocated. */
+const FRAME_PREFIX_BYTES = LENGTH_FIELD_BYTES + HEADER_LENGTH_FIELD_BYTES;
 /** The decoder forgets consumed chunk slots in batches of this many. */
 const COMPACT_AFTER_CHUNKS = 1024;
 const EMPTY_BUFFER = Buffer.alloc(0);
@@ -128,7 +130,7 @@ export class FrameDecoder {
   /** pushCopy: the frame being copied together, allocated at its declared size; null between frames. */
   private assembly: Buffer | null = null;
   private assembled = 0;
-  /** pushCopy: the first bytes of a frame whose length field has not arrived whole (< 4 bytes). */
+  /** pushCopy: the first bytes of a frame whose length and header-length fields have not arrived whole. */
   private carry: Buffer | null = null;
   /** pushCopy: a length out of bounds was seen; everything after it goes to next() as it is. */
   private copyRaw = false;
@@ -162,8 +164,8 @@ export class FrameDecoder {
    * `onread`). Copies each frame once, into a buffer of the frame's own size, instead of keeping
    * socket-sized chunks and copying frames out of them again: a consumer reading ~300 KB pull
    * responses allocated both (socket.ts reads 64 KiB at a time), and the churn of external memory
-   * was what started most of its garbage collections. Lengths are still checked by next(); a length
-   * out of bounds is never allocated, its bytes are handed over as they are for next() to reject.
+   * was what started most of its garbage collections. A frame is allocated only once its first 8
+   * bytes pass next()'s checks; bytes that fail them go to next() as they are, to be rejected there.
    */
   pushCopy(view: Buffer): void {
     if (this.copyRaw) {
@@ -185,49 +187,36 @@ export class FrameDecoder {
         }
         continue;
       }
-      // At a frame boundary: its length field, possibly split across reads.
-      let length: number;
-      if (this.carry !== null) {
-        const need = LENGTH_FIELD_BYTES - this.carry.length;
-        if (view.length - at < need) {
-          this.carry = Buffer.concat([this.carry, view.subarray(at)]);
-          return;
-        }
-        const head = Buffer.concat([this.carry, view.subarray(at, at + need)]);
-        this.carry = null;
-        at += need;
-        length = head.readInt32BE(0);
-        if (!this.startAssembly(length, head)) {
-          this.copyRaw = true;
-          this.push(head);
-          this.push(Buffer.from(view.subarray(at)));
-          return;
-        }
-        continue;
-      }
-      if (view.length - at < LENGTH_FIELD_BYTES) {
-        this.carry = Buffer.from(view.subarray(at));
+      // At a frame boundary: its length and header-length fields, possibly split across reads, are
+      // checked as next() checks them before anything is allocated from them.
+      const carried = this.carry?.length ?? 0;
+      const need = FRAME_PREFIX_BYTES - carried;
+      if (view.length - at < need) {
+        this.carry = carried > 0 ? Buffer.concat([this.carry!, view.subarray(at)]) : Buffer.from(view.subarray(at));
         return;
       }
-      length = view.readInt32BE(at);
-      if (!this.startAssembly(length, EMPTY_BUFFER)) {
+      let prefix: Buffer;
+      if (carried > 0) {
+        prefix = Buffer.concat([this.carry!, view.subarray(at, at + need)]);
+        this.carry = null;
+        at += need;
+      } else {
+        prefix = view.subarray(at, at + FRAME_PREFIX_BYTES); // read here, never kept
+      }
+      const length = prefix.readInt32BE(0);
+      if (this.lengthProblem(length) !== null || this.headerWordProblem(prefix.readInt32BE(LENGTH_FIELD_BYTES), length) !== null) {
+        // next() rejects these bytes with its own message; everything after them goes as it is.
         this.copyRaw = true;
+        if (carried > 0) this.push(prefix);
         this.push(Buffer.from(view.subarray(at)));
         return;
       }
+      this.assembly = Buffer.allocUnsafe(LENGTH_FIELD_BYTES + length);
+      if (carried > 0) {
+        prefix.copy(this.assembly, 0);
+        this.assembled = FRAME_PREFIX_BYTES;
+      }
     }
-  }
-
-  /**
-   * Allocates the frame for pushCopy when its length is within bounds (next() checks it again),
-   * starting it with `head` (bytes already taken from the read); false leaves the bytes to next().
-   */
-  private startAssembly(length: number, head: Buffer): boolean {
-    if (length < HEADER_LENGTH_FIELD_BYTES || length > this.maxFrameBytes - LENGTH_FIELD_BYTES) return false;
-    this.assembly = Buffer.allocUnsafe(LENGTH_FIELD_BYTES + length);
-    head.copy(this.assembly, 0);
-    this.assembled = head.length;
-    return true;
   }
 
   /** The next complete command, or null when more bytes are needed. */
@@ -236,24 +225,15 @@ export class FrameDecoder {
     if (this.frameLength < 0) {
       if (this.buffered < LENGTH_FIELD_BYTES) return null;
       const length = this.peekInt32(0);
-      if (length < HEADER_LENGTH_FIELD_BYTES) return this.fail(`frame length ${length} is below the ${HEADER_LENGTH_FIELD_BYTES}-byte minimum`);
-      if (length > this.maxFrameBytes - LENGTH_FIELD_BYTES) {
-        return this.fail(`frame of ${LENGTH_FIELD_BYTES + length} bytes is larger than maxFrameBytes ${this.maxFrameBytes}`);
-      }
+      const problem = this.lengthProblem(length);
+      if (problem !== null) return this.fail(problem);
       this.frameLength = length;
       this.headerWordChecked = false;
     }
     if (!this.headerWordChecked) {
       if (this.buffered < LENGTH_FIELD_BYTES + HEADER_LENGTH_FIELD_BYTES) return null;
-      const word = this.peekInt32(LENGTH_FIELD_BYTES);
-      const serializeType = word >>> 24;
-      const headerBytes = word & MAX_HEADER_BYTES;
-      if (serializeType !== SerializeType.JSON && serializeType !== SerializeType.ROCKETMQ) {
-        return this.fail(`unknown serialize type ${serializeType}`);
-      }
-      if (headerBytes > this.frameLength - HEADER_LENGTH_FIELD_BYTES) {
-        return this.fail(`header length ${headerBytes} is past the end of a ${this.frameLength}-byte frame`);
-      }
+      const problem = this.headerWordProblem(this.peekInt32(LENGTH_FIELD_BYTES), this.frameLength);
+      if (problem !== null) return this.fail(problem);
       this.headerWordChecked = true;
     }
     const frameBytes = LENGTH_FIELD_BYTES + this.frameLength;
@@ -269,6 +249,20 @@ export class FrameDecoder {
   *feed(chunk: Buffer): Generator<RemotingCommand, void, undefined> {
     this.push(chunk);
     for (let cmd = this.next(); cmd !== null; cmd = this.next()) yield cmd;
+  }
+
+  private lengthProblem(length: number): string | null {
+    if (length < HEADER_LENGTH_FIELD_BYTES) return `frame length ${length} is below the ${HEADER_LENGTH_FIELD_BYTES}-byte minimum`;
+    if (length > this.maxFrameBytes - LENGTH_FIELD_BYTES) return `frame of ${LENGTH_FIELD_BYTES + length} bytes is larger than maxFrameBytes ${this.maxFrameBytes}`;
+    return null;
+  }
+
+  private headerWordProblem(word: number, length: number): string | null {
+    const serializeType = word >>> 24;
+    const headerBytes = word & MAX_HEADER_BYTES;
+    if (serializeType !== SerializeType.JSON && serializeType !== SerializeType.ROCKETMQ) return `unknown serialize type ${serializeType}`;
+    if (headerBytes > length - HEADER_LENGTH_FIELD_BYTES) return `header length ${headerBytes} is past the end of a ${length}-byte frame`;
+    return null;
   }
 
   private fail(message: string): never {

@@ -121,6 +121,10 @@ export class StoreReader {
   }
 
   maxOffsetInQueue(topic: string, queueId: number): number {
+    // An atomic read of what the dispatchers published before the plain reads of queue bytes: it
+    // orders them after any unit written before a publication this thread can see (a caller that
+    // just turned arrival notices on relies on it, PullRequestHoldService.hold).
+    void this.dispatchedOffset;
     this.checkRetention();
     const q = this.queue(topic, queueId);
     return q.exists() ? q.maxOffset() : 0;

@@ -137,7 +137,7 @@ export class PullMessageProcessor {
     }
     if (mayHold && code === ResponseCode.PULL_NOT_FOUND && sysFlag & PullSysFlag.SUSPEND) {
       const holdMs = ctx.config.longPollingEnable ? Math.min(Math.max(0, suspendTimeoutMillis), MAX_HOLD_MS) : ctx.config.shortPollingTimeMills;
-      if (ctx.holds.hold(req, conn, topic, queueId, offset, holdMs)) {
+      if (ctx.holds.hold(req, conn, topic, queueId, offset, holdMs, result.maxOffset)) {
         this.commit(sysFlag, group, topic, queueId, commitOffset);
         return null;
       }

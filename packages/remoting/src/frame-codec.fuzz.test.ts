@@ -12,6 +12,7 @@ import { SerializeType } from './header-codec.js';
 import { createRequest, createResponse, type RemotingCommand } from './remoting-command.js';
 import { RemotingClient } from './remoting-client.js';
 import { FrameError } from './remoting-errors.js';
+import { feedPiece } from './test-support.js';
 import { RemotingServer } from './remoting-server.js';
 import { SeededRandom } from '@orbit/common/seeded-random';
 
@@ -145,13 +146,7 @@ function runDecoder(rng: SeededRandom, bytes: Buffer, maxFrameBytes: number, dec
   const maxTurns = bytes.length + 16;
   while (pos < bytes.length) {
     const size = 1 + rng.int(rng.chance(0.5) ? 8 : 2048);
-    if (copy) {
-      const n = bytes.copy(scratch, 0, pos, pos + size);
-      decoder.pushCopy(scratch.subarray(0, n));
-      scratch.fill(0xee);
-    } else {
-      decoder.push(bytes.subarray(pos, pos + size));
-    }
+    feedPiece(decoder, bytes.subarray(pos, pos + size), copy ? scratch : undefined);
     pos += size;
     for (;;) {
       if (++turns > maxTurns * 2) throw new Error('decoder loop did not terminate');

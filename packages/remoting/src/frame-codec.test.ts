@@ -12,6 +12,7 @@ import {
 import { SerializeType } from './header-codec.js';
 import { createRequest, createResponse, type RemotingCommand } from './remoting-command.js';
 import { FrameError } from './remoting-errors.js';
+import { feedPiece } from './test-support.js';
 
 function xorshift(seed: number): () => number {
   let s = seed | 0 || 1;
@@ -151,11 +152,10 @@ function feedCopied(decoder: FrameDecoder, stream: Buffer, nextSize: () => numbe
   const out: RemotingCommand[] = [];
   let pos = 0;
   while (pos < stream.length) {
-    const n = stream.copy(scratch, 0, pos, pos + Math.min(nextSize(), scratch.length));
-    decoder.pushCopy(scratch.subarray(0, n));
-    scratch.fill(0xee); // the next read overwrites it: nothing may point into it
+    const piece = stream.subarray(pos, pos + Math.min(nextSize(), scratch.length));
+    feedPiece(decoder, piece, scratch);
     for (let cmd = decoder.next(); cmd !== null; cmd = decoder.next()) out.push(cmd);
-    pos += n;
+    pos += piece.length;
   }
   return out;
 }
@@ -230,13 +230,7 @@ function story(stream: Buffer, sizes: number[], maxFrameBytes: number, copied: b
   const told: string[] = [];
   let pos = 0;
   for (const size of sizes) {
-    if (copied) {
-      const n = stream.copy(scratch, 0, pos, pos + size);
-      decoder.pushCopy(scratch.subarray(0, n));
-      scratch.fill(0xee);
-    } else {
-      decoder.push(stream.subarray(pos, pos + size));
-    }
+    feedPiece(decoder, stream.subarray(pos, pos + size), copied ? scratch : undefined);
     pos += size;
     for (;;) {
       let cmd: RemotingCommand | null;

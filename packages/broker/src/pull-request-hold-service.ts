@@ -1,6 +1,7 @@
 // Long polling (PullRequestHoldService, facts §7.3): a pull that finds nothing new is parked under
 // topic@queueId and answered as soon as the store reports an arrival past its offset (or past the
-// queue end its read saw, when that was larger), or when its hold time runs out. Bounded: past maxHeldPulls a pull is answered at once.
+// queue end its read saw, when that was larger), or when its hold time runs out. Bounded: past
+// maxHeldPulls a pull is answered at once.
 import type { RemotingCommand, RemotingConnection } from '@orbit/remoting';
 
 export interface HeldPull {

@@ -132,7 +132,7 @@ export class FrameDecoder {
   private assembled = 0;
   /** pushCopy: the first bytes of a frame whose length and header-length fields have not arrived whole. */
   private carry: Buffer | null = null;
-  /** pushCopy: a length out of bounds was seen; everything after it goes to next() as it is. */
+  /** pushCopy: a frame's first 8 bytes failed the checks; everything from them on goes to next() as it is. */
   private copyRaw = false;
 
   constructor(options: FrameDecoderOptions = {}) {
@@ -163,7 +163,7 @@ export class FrameDecoder {
    * As push(), for bytes in a buffer the caller reuses at once (a socket read through net's
    * `onread`). Copies each frame once, into a buffer of the frame's own size, instead of keeping
    * socket-sized chunks and copying frames out of them again: a consumer reading ~300 KB pull
-   * responses allocated both (socket.ts reads 64 KiB at a time), and the churn of external memory
+   * responses allocated both (Node's net reads 64 KiB at a time), and the churn of external memory
    * was what started most of its garbage collections. A frame is allocated only once its first 8
    * bytes pass next()'s checks; bytes that fail them go to next() as they are, to be rejected there.
    */

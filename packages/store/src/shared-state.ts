@@ -40,7 +40,7 @@ const Slot32 = {
   haConnectedSlaves: 6,
   /** Slave: 1 while the HA connection to the master is up. */
   haMasterConnected: 7,
-  /** 1 while someone wants arrival notices (the broker: while it holds pulls); dispatchers post none otherwise. */
+  /** 1 while someone wants arrival notices on every queue (the broker: while it holds pulls); otherwise dispatchers post only SCHEDULE_TOPIC_XXXX's. */
   arrivalInterest: 8,
   /** Bumped when a dispatcher posted arrival notices; the store's arrival reader sleeps on it. */
   arrivalSeq: 9,

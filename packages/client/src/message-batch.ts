@@ -1,6 +1,7 @@
 // The body of SEND_BATCH_MESSAGE (facts §4.4, MessageDecoder.encodeMessage): one entry per message,
 //   TOTALSIZE 4 | MAGIC 4 (=0) | BODYCRC 4 (=0) | FLAG 4 | BODYLEN 4 | BODY | PROPLEN 2 | PROPS
 // where PROPS is that message's own properties string (its UNIQ_KEY, TAGS, KEYS, WAIT).
+import { viewOf, writeText } from '@orbit/common';
 
 /** Bytes of one entry besides its body and properties. */
 export const BATCH_ENTRY_OVERHEAD_BYTES = 4 + 4 + 4 + 4 + 4 + 2;
@@ -15,30 +16,33 @@ export interface BatchEntry {
 }
 
 export function encodeBatchBody(entries: readonly BatchEntry[]): Buffer {
+  // Sizes first, then one buffer written in place: no per-entry buffers for the properties (this
+  // runs for every message a producer batches).
   let total = 0;
-  const propertyBytes: Buffer[] = [];
-  for (const entry of entries) {
-    const props = Buffer.from(entry.properties, 'utf8');
-    if (props.length > MAX_BATCH_PROPERTIES_BYTES) throw new RangeError(`batch entry properties are ${props.length} bytes, more than ${MAX_BATCH_PROPERTIES_BYTES}`);
-    propertyBytes.push(props);
-    total += BATCH_ENTRY_OVERHEAD_BYTES + entry.body.length + props.length;
+  const propertyBytes: number[] = new Array(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    const props = Buffer.byteLength(entry.properties, 'utf8');
+    if (props > MAX_BATCH_PROPERTIES_BYTES) throw new RangeError(`batch entry properties are ${props} bytes, more than ${MAX_BATCH_PROPERTIES_BYTES}`);
+    propertyBytes[i] = props;
+    total += BATCH_ENTRY_OVERHEAD_BYTES + entry.body.length + props;
   }
   const out = Buffer.allocUnsafe(total);
+  const view = viewOf(out);
   let at = 0;
-  entries.forEach((entry, i) => {
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
     const props = propertyBytes[i]!;
-    const size = BATCH_ENTRY_OVERHEAD_BYTES + entry.body.length + props.length;
-    out.writeInt32BE(size, at);
-    out.writeInt32BE(0, at + 4);
-    out.writeInt32BE(0, at + 8);
-    out.writeInt32BE(entry.flag | 0, at + 12);
-    out.writeInt32BE(entry.body.length, at + 16);
+    view.setInt32(at, BATCH_ENTRY_OVERHEAD_BYTES + entry.body.length + props);
+    view.setInt32(at + 4, 0);
+    view.setInt32(at + 8, 0);
+    view.setInt32(at + 12, entry.flag | 0);
+    view.setInt32(at + 16, entry.body.length);
     out.set(entry.body, at + 20);
     at += 20 + entry.body.length;
-    out.writeInt16BE(props.length, at);
-    out.set(props, at + 2);
-    at += 2 + props.length;
-  });
+    view.setInt16(at, props);
+    at += 2 + writeText(out, at + 2, entry.properties, props);
+  }
   if (at !== total) throw new Error(`invariant violated: batch encoded ${at} bytes, planned ${total}`);
   return out;
 }

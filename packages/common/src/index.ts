@@ -1,3 +1,4 @@
+export * from './byte-view.js';
 export * from './crc32.js';
 export * from './errors.js';
 export * from './file-names.js';

@@ -5,8 +5,9 @@
 //  28 PHYSICALOFFSET 8 | 36 SYSFLAG 4 | 40 BORNTIMESTAMP 8 | 48 BORNHOST 8|20 | STORETIMESTAMP 8
 //   STOREHOST 8|20 | RECONSUMETIMES 4 | PREPAREDTRANSACTIONOFFSET 8 | BODYLEN 4 + BODY
 //   TOPICLEN 1 (V1) or 2 (V2) + TOPIC | PROPERTIESLEN 2 + PROPERTIES
+import { setInt64, viewOf, writeText } from './byte-view.js';
 import { rocketmqCrc32 } from './crc32.js';
-import { readInt64BE, writeInt64BE } from './int64.js';
+import { readInt64BE } from './int64.js';
 import { MessageLimits, MessageMagic, SysFlag } from './message-const.js';
 import type { SocketAddress } from './socket-address.js';
 
@@ -96,9 +97,9 @@ export function planRecord(msg: MessageToStore): RecordPlan {
   };
 }
 
-function writeHost(buf: Buffer, offset: number, host: SocketAddress): number {
+function writeHost(buf: Buffer, view: DataView, offset: number, host: SocketAddress): number {
   buf.set(host.ip, offset);
-  buf.writeInt32BE(host.port, offset + host.ip.length);
+  view.setInt32(offset + host.ip.length, host.port);
   return offset + host.ip.length + 4;
 }
 
@@ -114,35 +115,38 @@ export function encodeStoredRecord(
   fields: { queueOffset: number; physicalOffset: number; storeTimestamp: number; bodyCrc: number },
 ): number {
   const { sysFlag, topicBytes, propertiesBytes, sizeBytes } = plan;
+  if (offset < 0 || offset + sizeBytes > buf.length) throw new RangeError(`a ${sizeBytes}-byte record at ${offset} does not fit in ${buf.length} bytes`);
+  // DataView stores (see byte-view.ts): this runs once per message on the broker's main thread.
+  const view = viewOf(buf);
   let at = offset;
-  buf.writeInt32BE(sizeBytes, at);
-  buf.writeInt32BE(topicBytes > 127 ? MessageMagic.V2 : MessageMagic.V1, at + 4);
-  buf.writeInt32BE(fields.bodyCrc, at + 8);
-  buf.writeInt32BE(msg.queueId, at + 12);
-  buf.writeInt32BE(msg.flag, at + 16);
-  writeInt64BE(buf, at + 20, fields.queueOffset);
-  writeInt64BE(buf, at + 28, fields.physicalOffset);
-  buf.writeInt32BE(sysFlag, at + 36);
-  writeInt64BE(buf, at + 40, msg.bornTimestamp);
-  at = writeHost(buf, at + 48, msg.bornHost);
-  writeInt64BE(buf, at, fields.storeTimestamp);
-  at = writeHost(buf, at + 8, msg.storeHost);
-  buf.writeInt32BE(msg.reconsumeTimes, at);
-  writeInt64BE(buf, at + 4, msg.preparedTransactionOffset);
-  buf.writeInt32BE(msg.body.length, at + 12);
+  view.setInt32(at, sizeBytes);
+  view.setInt32(at + 4, topicBytes > 127 ? MessageMagic.V2 : MessageMagic.V1);
+  view.setInt32(at + 8, fields.bodyCrc);
+  view.setInt32(at + 12, msg.queueId);
+  view.setInt32(at + 16, msg.flag);
+  setInt64(view, at + 20, fields.queueOffset);
+  setInt64(view, at + 28, fields.physicalOffset);
+  view.setInt32(at + 36, sysFlag);
+  setInt64(view, at + 40, msg.bornTimestamp);
+  at = writeHost(buf, view, at + 48, msg.bornHost);
+  setInt64(view, at, fields.storeTimestamp);
+  at = writeHost(buf, view, at + 8, msg.storeHost);
+  view.setInt32(at, msg.reconsumeTimes);
+  setInt64(view, at + 4, msg.preparedTransactionOffset);
+  view.setInt32(at + 12, msg.body.length);
   buf.set(msg.body, at + 16);
   at += 16 + msg.body.length;
   if (topicBytes > 127) {
-    buf.writeInt16BE(topicBytes, at);
+    view.setInt16(at, topicBytes);
     at += 2;
   } else {
-    buf.writeInt8(topicBytes, at);
+    view.setInt8(at, topicBytes);
     at += 1;
   }
-  at += buf.write(msg.topic, at, topicBytes, 'utf8');
-  buf.writeInt16BE(propertiesBytes, at);
+  at += writeText(buf, at, msg.topic, topicBytes);
+  view.setInt16(at, propertiesBytes);
   at += 2;
-  at += buf.write(msg.properties, at, propertiesBytes, 'utf8');
+  at += writeText(buf, at, msg.properties, propertiesBytes);
   if (at - offset !== sizeBytes) throw new Error(`invariant violated: encoded ${at - offset} bytes, planned ${sizeBytes}`);
   return at;
 }
@@ -155,10 +159,11 @@ export function stampRecord(
   physicalOffset: number,
   storeTimestamp: number,
 ): void {
-  writeInt64BE(buf, offset + RecordField.QUEUEOFFSET, queueOffset);
-  writeInt64BE(buf, offset + RecordField.PHYSICALOFFSET, physicalOffset);
-  const sysFlag = buf.readInt32BE(offset + RecordField.SYSFLAG);
-  writeInt64BE(buf, offset + storeTimestampOffset(sysFlag), storeTimestamp);
+  const view = viewOf(buf);
+  setInt64(view, offset + RecordField.QUEUEOFFSET, queueOffset);
+  setInt64(view, offset + RecordField.PHYSICALOFFSET, physicalOffset);
+  const sysFlag = view.getInt32(offset + RecordField.SYSFLAG);
+  setInt64(view, offset + storeTimestampOffset(sysFlag), storeTimestamp);
 }
 
 /** Computes and writes BODYCRC from the body already in place. */

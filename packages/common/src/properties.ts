@@ -27,14 +27,28 @@ export function decodeProperties(text: string): MessageProperties {
   return out;
 }
 
+// "KEY\u0001" for the keys looked up per message (TAGS, KEYS, UNIQ_KEY…): made once, not per call.
+const NEEDLE_CACHE_MAX_KEYS = 64;
+const needles = new Map<string, string>();
+
+function needleFor(key: string): string {
+  let needle = needles.get(key);
+  if (needle === undefined) {
+    needle = key + NAME_VALUE_SEPARATOR;
+    if (needles.size < NEEDLE_CACHE_MAX_KEYS) needles.set(key, needle);
+  }
+  return needle;
+}
+
 /**
  * Finds one property value without building a map: used on hot paths (dispatch) that need TAGS,
  * KEYS and UNIQ_KEY of every record.
  */
 export function findProperty(text: string, key: string): string | undefined {
+  const needle = needleFor(key);
   let from = 0;
   while (from < text.length) {
-    const at = text.indexOf(key + NAME_VALUE_SEPARATOR, from);
+    const at = text.indexOf(needle, from);
     if (at < 0) return undefined;
     if (at === 0 || text.charCodeAt(at - 1) === 2) {
       const valueStart = at + key.length + 1;

@@ -15,7 +15,7 @@
 // to the first empty one, which lies below the watermark, so they never touch a hole either.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileNameToOffset, readInt64BE, writeInt64BE } from '@orbit/common';
+import { fileNameToOffset, readInt64BE, setInt64 } from '@orbit/common';
 import { MappedFile } from './mapped-file.js';
 
 export const CQ_UNIT_BYTES = 20;
@@ -233,10 +233,10 @@ export class ConsumeQueueWriter {
     if (!file) throw new Error(`invariant violated: no consume-queue file for ${this.topic}:${this.queueId} offset ${logicalOffset}`);
     const at = byteOffset - start;
     this.reserve(file, at + CQ_UNIT_BYTES);
-    const map = file.map;
-    writeInt64BE(map, at, physicalOffset);
-    writeInt64BE(map, at + 12, tagsCode);
-    map.writeInt32BE(sizeBytes, at + 8); // last: size > 0 marks the unit present
+    const view = file.view;
+    setInt64(view, at, physicalOffset);
+    setInt64(view, at + 12, tagsCode);
+    view.setInt32(at + 8, sizeBytes); // last: size > 0 marks the unit present
     const range = this.dirtyRanges.get(file);
     if (range) {
       range[0] = Math.min(range[0], at);

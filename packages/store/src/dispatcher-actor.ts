@@ -163,7 +163,13 @@ export class Dispatcher {
         // rather than build queues over garbage.
         throw new Error(`dispatcher ${this.init.dispatcherIndex}: ${check.kind === 'invalid' ? check.reason : 'unexpected end'} at ${this.position} (written ${limit})`);
       }
-      await this.dispatchRecord(map, at, check.sizeBytes, check.topicStart, check.topicBytes, check.propertiesStart, check.propertiesBytes);
+      const queueNotReady = this.dispatchRecord(map, at, check.sizeBytes, check.topicStart, check.topicBytes, check.propertiesStart, check.propertiesBytes);
+      if (queueNotReady) {
+        // The record's consume-queue file had to be made first; nothing of the record was built
+        // yet, so it is dispatched again from the top.
+        await queueNotReady;
+        continue;
+      }
       this.position += check.sizeBytes;
       this.dispatchedRecords++;
     }
@@ -179,7 +185,12 @@ export class Dispatcher {
     if (this.grown.size > 0 || this.arrivalsLost) this.postArrivals();
   }
 
-  private async dispatchRecord(map: Buffer, at: number, size: number, topicStart: number, topicBytes: number, propertiesStart: number, propertiesBytes: number): Promise<void> {
+  /**
+   * Builds one record's queue unit and index entries, synchronously: a promise per record cost the
+   * dispatcher a fifth of its time under load. Returns a promise, having built nothing, only when
+   * the record's consume queue needs a new file or disk blocks first; dispatch it again after.
+   */
+  private dispatchRecord(map: Buffer, at: number, size: number, topicStart: number, topicBytes: number, propertiesStart: number, propertiesBytes: number): Promise<void> | undefined {
     const topic = map.toString('utf8', topicStart, topicStart + topicBytes);
     const queueId = map.readInt32BE(at + RecordField.QUEUEID);
     const sysFlag = map.readInt32BE(at + RecordField.SYSFLAG);
@@ -191,21 +202,7 @@ export class Dispatcher {
     // Prepared and rolled-back transaction records are not consumable (RocketMQ skips them).
     if (cq && tranType !== SysFlag.TRANSACTION_PREPARED_TYPE && tranType !== SysFlag.TRANSACTION_ROLLBACK_TYPE) {
       const queueOffset = map.readInt32BE(at + RecordField.QUEUEOFFSET) * 0x1_0000_0000 + map.readUInt32BE(at + RecordField.QUEUEOFFSET + 4);
-      for (;;) {
-        try {
-          if (!cq.hasFileFor(queueOffset)) await cq.createFileFor(queueOffset);
-          // Disk blocks for the unit (and a chunk ahead) are allocated here by an ordinary write, so
-          // putUnit's mapped write never meets a hole; usually nothing to do.
-          cq.ensureReserved(queueOffset);
-          break;
-        } catch (err) {
-          // No room for a new consume-queue file or its next blocks: wait and retry (retention may
-          // free space); the queue must not skip a record, so dispatch waits here rather than move on.
-          this.cqFailure = `${new Date().toISOString()} ${cq.topic}:${cq.queueId}: ${(err as Error).message}`;
-          if (!this.running) throw err;
-          await new Promise((r) => setTimeout(r, CQ_RETRY_PAUSE_MS));
-        }
-      }
+      if (!this.unitReady(cq, queueOffset)) return this.prepareUnit(cq, queueOffset);
       const tags = properties ? findProperty(properties, PropertyKey.TAGS) : undefined;
       let tagsCode = tags ? javaStringHash(tags) : 0;
       if (topic === SystemTopic.SCHEDULE_TOPIC) tagsCode = this.scheduleTagsCode(map, at, sysFlag, properties) ?? tagsCode;
@@ -229,6 +226,38 @@ export class Dispatcher {
         // queues must still be built. Records in the pause are not indexed; the error is reported.
         this.indexFailure = `${new Date().toISOString()} indexing at ${physicalOffset}: ${(err as Error).message}`;
         this.indexPausedUntilMs = Date.now() + INDEX_RETRY_PAUSE_MS;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * True when the queue's file for `queueOffset` exists and has disk blocks for the unit: disk blocks
+   * (and a chunk ahead) are allocated by an ordinary write in ensureReserved, so putUnit's mapped
+   * write never meets a hole. Usually there is nothing to do.
+   */
+  private unitReady(cq: ConsumeQueueWriter, queueOffset: number): boolean {
+    if (!cq.hasFileFor(queueOffset)) return false;
+    try {
+      cq.ensureReserved(queueOffset);
+      return true;
+    } catch {
+      return false; // prepareUnit retries, reports and waits
+    }
+  }
+
+  private async prepareUnit(cq: ConsumeQueueWriter, queueOffset: number): Promise<void> {
+    for (;;) {
+      try {
+        if (!cq.hasFileFor(queueOffset)) await cq.createFileFor(queueOffset);
+        cq.ensureReserved(queueOffset);
+        return;
+      } catch (err) {
+        // No room for a new consume-queue file or its next blocks: wait and retry (retention may
+        // free space); the queue must not skip a record, so dispatch waits here rather than move on.
+        this.cqFailure = `${new Date().toISOString()} ${cq.topic}:${cq.queueId}: ${(err as Error).message}`;
+        if (!this.running) throw err;
+        await new Promise((r) => setTimeout(r, CQ_RETRY_PAUSE_MS));
       }
     }
   }

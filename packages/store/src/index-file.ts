@@ -21,7 +21,7 @@
 import { closeSync, ftruncateSync, fstatSync, openSync, rmSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import m from '@riaskov/mmap-io';
-import { javaStringHash, readInt64BE, writeInt64BE } from '@orbit/common';
+import { javaStringHash, readInt64BE, setInt64, writeInt64BE } from '@orbit/common';
 
 const mmap = m as unknown as typeof m.default;
 type Protection = Parameters<typeof mmap.map>[1];
@@ -108,6 +108,8 @@ export class IndexFile {
   private map: Buffer | undefined;
   /** The same mapping as 32-bit words, for atomic slot and indexCount access. */
   private words: Int32Array | undefined;
+  /** Over the same bytes as map: the per-key entry writes (see @orbit/common byte-view). */
+  private view: DataView | undefined;
   private readonly slotNum: number;
   private readonly indexNum: number;
   private readonly entriesStart: number;
@@ -122,6 +124,7 @@ export class IndexFile {
     this.map = map;
     if (map.byteOffset % 4 !== 0) throw new Error(`index mapping of ${path} is not word aligned`);
     this.words = new Int32Array(map.buffer, map.byteOffset, map.length >>> 2);
+    this.view = new DataView(map.buffer, map.byteOffset, map.length);
     this.slotNum = config.maxHashSlotNum;
     this.indexNum = config.maxIndexNum;
     this.entriesStart = INDEX_HEADER_BYTES + this.slotNum * INDEX_SLOT_BYTES;
@@ -246,15 +249,16 @@ export class IndexFile {
     // 1. the entry, 2. the slot that publishes it, 3. the header.
     const entryPos = this.entriesStart + indexCount * INDEX_ENTRY_BYTES;
     this.reserveThrough(entryPos + INDEX_ENTRY_BYTES); // may throw ENOSPC; nothing is written then
-    map.writeInt32BE(keyHash, entryPos + ENTRY_KEY_HASH);
-    writeInt64BE(map, entryPos + ENTRY_PHY_OFFSET, phyOffset);
-    map.writeInt32BE(timeDiffSeconds, entryPos + ENTRY_TIME_DIFF);
-    map.writeInt32BE(slotValue, entryPos + ENTRY_PREV_INDEX);
+    const view = this.view!;
+    view.setInt32(entryPos + ENTRY_KEY_HASH, keyHash);
+    setInt64(view, entryPos + ENTRY_PHY_OFFSET, phyOffset);
+    view.setInt32(entryPos + ENTRY_TIME_DIFF, timeDiffSeconds);
+    view.setInt32(entryPos + ENTRY_PREV_INDEX, slotValue);
     this.storeWord(slotPos, indexCount);
     if (slotValue === INVALID_INDEX) this.storeWord(HEADER_HASH_SLOT_COUNT, this.hashSlotCount + 1);
     this.storeWord(HEADER_INDEX_COUNT, indexCount + 1);
-    writeInt64BE(map, HEADER_END_PHY_OFFSET, phyOffset);
-    writeInt64BE(map, HEADER_END_TIMESTAMP, storeTimestamp);
+    setInt64(view, HEADER_END_PHY_OFFSET, phyOffset);
+    setInt64(view, HEADER_END_TIMESTAMP, storeTimestamp);
     this.dirty = true;
     return true;
   }
@@ -340,6 +344,7 @@ export class IndexFile {
   close(): void {
     this.map = undefined;
     this.words = undefined;
+    this.view = undefined;
   }
 
   private mapping(): Buffer {

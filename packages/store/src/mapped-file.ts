@@ -21,6 +21,14 @@ export class MappedFile {
     readonly map: Buffer,
   ) {}
 
+  private dataView: DataView | undefined;
+
+  /** A DataView over the whole mapping, made once: per-unit writes use it (see @orbit/common byte-view). */
+  get view(): DataView {
+    this.dataView ??= new DataView(this.map.buffer, this.map.byteOffset, this.map.byteLength);
+    return this.dataView;
+  }
+
   get endOffset(): number {
     return this.startOffset + this.sizeBytes;
   }

@@ -214,7 +214,7 @@ export class Producer implements ProducerInner {
       if (msg.topic !== first.topic) throw new MQClientError('the topic of the messages in one batch should be the same');
       if (msg.delayTimeLevel !== undefined && msg.delayTimeLevel > 0) throw new MQClientError('TimeDelayLevel is not supported for batching');
       if ((msg.waitStoreMsgOK ?? true) !== (first.waitStoreMsgOK ?? true)) throw new MQClientError('the waitStoreMsgOK of the messages in one batch should the same');
-      this.checkMessage(msg);
+      this.checkMessage(msg, msg !== first);
       const uniq = msg.properties?.[PropertyKey.UNIQ_KEY] ?? createUniqKey(this.config.clientIP);
       ids.push(uniq);
       entries.push({ flag: msg.flag ?? 0, body: messageBodyBytes(msg.body), properties: encodeProperties(buildSendProperties(msg, uniq)) });
@@ -247,10 +247,10 @@ export class Producer implements ProducerInner {
     if (this.state !== 'running') throw new MQClientError(`the producer service state not OK, ${this.state.toUpperCase()}`);
   }
 
-  /** Validators.checkMessage. */
-  private checkMessage(msg: Message): void {
+  /** Validators.checkMessage. In a batch every topic equals the first, so it is checked once. */
+  private checkMessage(msg: Message, topicChecked = false): void {
     if (msg === null || typeof msg !== 'object') throw new MQClientError('the message is null', ResponseCode.MESSAGE_ILLEGAL);
-    const problem = topicProblem(msg.topic);
+    const problem = topicChecked ? undefined : topicProblem(msg.topic);
     if (problem) throw new MQClientError(problem, ResponseCode.MESSAGE_ILLEGAL);
     if (msg.body === undefined || msg.body === null) throw new MQClientError('the message body is null', ResponseCode.MESSAGE_ILLEGAL);
     const length = typeof msg.body === 'string' ? Buffer.byteLength(msg.body) : msg.body.byteLength;

@@ -38,4 +38,19 @@ test('month start in local time; IPv6 gives 56 characters', () => {
   assert.match(createUniqKey('192.168.1.9'), /^C0A80109[0-9A-F]{24}$/);
 });
 
+test('ids follow the clock: time part remade when it moves, across a month end and a small step back', () => {
+  const monthEnd = new Date(2024, 0, 31, 23, 59, 59, 998).getTime();
+  const clock = [monthEnd, monthEnd, monthEnd + 1, monthEnd + 2, monthEnd + 3, monthEnd + 1, monthEnd + 1];
+  let i = 0;
+  const gen = new UniqKeyGenerator({ ip: '10.0.0.1', pid: 7, classLoaderHash: 9, nowMs: () => clock[i++]! });
+  const timePart = (ms: number) => ((ms - startOfMonthMs(ms)) >>> 0).toString(16).toUpperCase().padStart(8, '0');
+  const ids = clock.map(() => gen.next());
+  const expectedTimes = [timePart(monthEnd), timePart(monthEnd), timePart(monthEnd + 1), '00000000', '00000001'];
+  expectedTimes.forEach((t, k) => assert.is(ids[k]!.slice(20, 28), t, `id ${k}`));
+  // Back across the month start: a negative difference within a second becomes 0, as Java clamps it.
+  assert.is(ids[5]!.slice(20, 28), '00000000');
+  assert.equal(ids.map((id) => id.slice(28)), ['0000', '0001', '0002', '0003', '0004', '0005', '0006']);
+  assert.equal(ids.map((id) => parseUniqKey(id).counter), [0, 1, 2, 3, 4, 5, 6]);
+});
+
 test.run();

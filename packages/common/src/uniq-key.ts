@@ -30,13 +30,18 @@ function startOfNextMonthMs(ms: number): number {
   return new Date(d.getFullYear(), d.getMonth() + 1, 1, 0, 0, 0, 0).getTime();
 }
 
+/** "00" … "FF": ids are built from these instead of through a Buffer and toString('hex'). */
+const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
+
 export class UniqKeyGenerator {
   private readonly fixHex: string;
-  private readonly buf = Buffer.alloc(6);
   private readonly nowMs: () => number;
   private startTimeMs = 0;
   private nextStartTimeMs = 0;
   private counter = 0;
+  /** fixHex and the time part, remade when the clock moves (a producer makes many ids per ms). */
+  private prefix = '';
+  private prefixMs = Number.NaN;
 
   constructor(options: UniqKeyOptions) {
     const ip = ipToBytes(options.ip);
@@ -51,16 +56,19 @@ export class UniqKeyGenerator {
   /** One new id. */
   next(): string {
     const now = this.nowMs();
-    if (now >= this.nextStartTimeMs) {
-      this.startTimeMs = startOfMonthMs(now);
-      this.nextStartTimeMs = startOfNextMonthMs(now);
+    if (now !== this.prefixMs) {
+      if (now >= this.nextStartTimeMs) {
+        this.startTimeMs = startOfMonthMs(now);
+        this.nextStartTimeMs = startOfNextMonthMs(now);
+      }
+      let diff = (now - this.startTimeMs) | 0;
+      if (diff < 0 && diff > -1_000_000) diff = 0; // Java: a clock that stepped back a little
+      this.prefix = this.fixHex + HEX_BYTES[(diff >>> 24) & 0xff] + HEX_BYTES[(diff >>> 16) & 0xff] + HEX_BYTES[(diff >>> 8) & 0xff] + HEX_BYTES[diff & 0xff];
+      this.prefixMs = now;
     }
-    let diff = (now - this.startTimeMs) | 0;
-    if (diff < 0 && diff > -1_000_000) diff = 0; // Java: a clock that stepped back a little
-    this.buf.writeInt32BE(diff, 0);
-    this.buf.writeInt16BE((this.counter << 16) >> 16, 4);
-    this.counter = (this.counter + 1) | 0;
-    return this.fixHex + this.buf.toString('hex').toUpperCase();
+    const counter = this.counter;
+    this.counter = (counter + 1) | 0;
+    return this.prefix + HEX_BYTES[(counter >>> 8) & 0xff] + HEX_BYTES[counter & 0xff];
   }
 }
 

@@ -53,6 +53,8 @@ export class Dispatcher {
   private retentionEpochSeen = 0;
   private arrivalsLost = false;
   private readonly grown = new Map<ConsumeQueueWriter, number>();
+  private lastTopicBytes = Buffer.alloc(0);
+  private lastTopic = '';
   private failure: string | undefined;
   private dispatchedRecords = 0;
   private indexPausedUntilMs = 0;
@@ -191,7 +193,7 @@ export class Dispatcher {
    * the record's consume queue needs a new file or disk blocks first; dispatch it again after.
    */
   private dispatchRecord(map: Buffer, at: number, size: number, topicStart: number, topicBytes: number, propertiesStart: number, propertiesBytes: number): Promise<void> | undefined {
-    const topic = map.toString('utf8', topicStart, topicStart + topicBytes);
+    const topic = this.topicText(map, topicStart, topicBytes);
     const queueId = map.readInt32BE(at + RecordField.QUEUEID);
     const sysFlag = map.readInt32BE(at + RecordField.SYSFLAG);
     const tranType = transactionType(sysFlag);
@@ -229,6 +231,22 @@ export class Dispatcher {
       }
     }
     return undefined;
+  }
+
+  /**
+   * The topic of the record whose topic bytes are map[start, start + length): decoded only when they
+   * differ from the previous record's, as they seldom do in a run of appends.
+   */
+  private topicText(map: Buffer, start: number, length: number): string {
+    const last = this.lastTopicBytes;
+    if (length === last.length) {
+      let i = 0;
+      while (i < length && map[start + i] === last[i]) i++;
+      if (i === length) return this.lastTopic;
+    }
+    this.lastTopic = map.toString('utf8', start, start + length);
+    this.lastTopicBytes = Buffer.from(map.subarray(start, start + length));
+    return this.lastTopic;
   }
 
   /**

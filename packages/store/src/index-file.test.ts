@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_INDEX_CONFIG, IndexFile, indexFileSizeBytes, indexKeyHash, type IndexConfig } from './index-file.js';
+import { DEFAULT_INDEX_CONFIG, IndexFile, indexFileSizeBytes, indexKeyHash, topicKeyHash, type IndexConfig } from './index-file.js';
 
 // An implementation of Java's String.hashCode independent of @orbit/common's: BigInt arithmetic
 // modulo 2^32, then reinterpreted as a signed int.
@@ -43,6 +43,12 @@ test('indexKeyHash is abs(Java hash), Integer.MIN_VALUE mapping to 0', () => {
   assert.is(javaHashReference('polygenelubricants'), -2147483648);
   assert.is(indexKeyHash('polygenelubricants'), 0);
   assert.is(javaHashReference('Aa'), javaHashReference('BB'));
+});
+
+test('topicKeyHash(topic, key) is indexKeyHash of "topic#key"', () => {
+  for (const [topic, key] of [['TopicTest', 'KEY1'], ['T', ''], ['', 'k'], ['主题', 'héllo'], ['TopicA', '0A0B0C0D0E0F'.repeat(5)], ['a'.repeat(127), 'x'.repeat(100)]] as const) {
+    assert.is(topicKeyHash(topic, key), keyHashReference(`${topic}#${key}`), `${topic}#${key}`);
+  }
 });
 
 test('header, slot and entry bytes of a tiny file', () => {

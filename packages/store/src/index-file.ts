@@ -21,7 +21,7 @@
 import { closeSync, ftruncateSync, fstatSync, openSync, rmSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import m from '@riaskov/mmap-io';
-import { javaStringHash, readInt64BE, setInt64, writeInt64BE } from '@orbit/common';
+import { continueJavaStringHash, javaStringHash, readInt64BE, setInt64, writeInt64BE } from '@orbit/common';
 
 const mmap = m as unknown as typeof m.default;
 type Protection = Parameters<typeof mmap.map>[1];
@@ -95,7 +95,15 @@ export function indexFileSizeBytes(config: IndexConfig): number {
 
 /** RocketMQ's indexKeyHashMethod: Math.abs(key.hashCode()), and abs(Integer.MIN_VALUE) (still negative in Java) → 0. */
 export function indexKeyHash(key: string): number {
-  const hash = javaStringHash(key);
+  return slotHash(javaStringHash(key));
+}
+
+/** indexKeyHash(`${topic}#${key}`), without building that string. */
+export function topicKeyHash(topic: string, key: string): number {
+  return slotHash(continueJavaStringHash(continueJavaStringHash(javaStringHash(topic), '#'), key));
+}
+
+function slotHash(hash: number): number {
   return hash === INT32_MIN ? 0 : Math.abs(hash);
 }
 
@@ -223,6 +231,11 @@ export class IndexFile {
 
   /** Adds one key (already "topic#key"). Returns false when the file is full. Writer thread only. */
   putKey(key: string, phyOffset: number, storeTimestamp: number): boolean {
+    return this.putKeyHash(indexKeyHash(key), phyOffset, storeTimestamp);
+  }
+
+  /** putKey with the key's indexKeyHash (or topicKeyHash) already computed. */
+  putKeyHash(keyHash: number, phyOffset: number, storeTimestamp: number): boolean {
     this.assertWritable();
     assertOffset(phyOffset, 'phyOffset');
     assertOffset(storeTimestamp, 'storeTimestamp');
@@ -231,7 +244,6 @@ export class IndexFile {
     const indexCount = Math.max(1, this.indexCount);
     if (indexCount >= this.indexNum) return false;
 
-    const keyHash = indexKeyHash(key);
     const slotPos = INDEX_HEADER_BYTES + (keyHash % this.slotNum) * INDEX_SLOT_BYTES;
     let slotValue = this.loadWord(slotPos);
     if (slotValue <= INVALID_INDEX || slotValue >= indexCount) slotValue = INVALID_INDEX;

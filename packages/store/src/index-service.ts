@@ -4,7 +4,7 @@
 // and pick up files the writer adds.
 import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { IndexFile, indexFileSizeBytes, type IndexConfig, type IndexFileMode } from './index-file.js';
+import { IndexFile, indexFileSizeBytes, topicKeyHash, type IndexConfig, type IndexFileMode } from './index-file.js';
 
 export interface IndexRecordInfo {
   topic: string;
@@ -85,10 +85,10 @@ export class IndexService {
     // Like RocketMQ's IndexService (unlike the consume queue), PREPARED records are indexed.
     if ((record.sysFlag & TRANSACTION_TYPE_MASK) === TRANSACTION_ROLLBACK_TYPE) return;
     const { topic, uniqKey, keys } = record;
-    if (uniqKey !== undefined && uniqKey.length > 0) this.putKey(`${topic}#${uniqKey}`, record);
+    if (uniqKey !== undefined && uniqKey.length > 0) this.putKey(topicKeyHash(topic, uniqKey), record);
     if (keys !== undefined && keys.length > 0) {
       for (const key of keys.split(KEY_SEPARATOR)) {
-        if (key.length > 0) this.putKey(`${topic}#${key}`, record);
+        if (key.length > 0) this.putKey(topicKeyHash(topic, key), record);
       }
     }
   }
@@ -178,11 +178,12 @@ export class IndexService {
     return this.files.map((entry) => entry.name);
   }
 
-  private putKey(key: string, record: IndexRecordInfo): void {
+  /** Adds topic#key, given as its topicKeyHash (the only thing an index entry keeps of a key). */
+  private putKey(keyHash: number, record: IndexRecordInfo): void {
     let file = this.writableFile();
-    if (file.putKey(key, record.phyOffset, record.storeTimestamp)) return;
+    if (file.putKeyHash(keyHash, record.phyOffset, record.storeTimestamp)) return;
     file = this.createFile();
-    if (!file.putKey(key, record.phyOffset, record.storeTimestamp)) {
+    if (!file.putKeyHash(keyHash, record.phyOffset, record.storeTimestamp)) {
       throw new Error(`a new index file ${file.path} refused a key`);
     }
   }

@@ -1,9 +1,21 @@
 // offsetMsgId (facts §4.5): upper-case hex of store IP (4|16) + store port (int) + physical offset
 // (long). VIEW_MESSAGE_BY_ID decodes it back into a host and an offset.
+import { hexOfUint32, hexOfUint53 } from './hex.js';
 import { readInt64BE, writeInt64BE } from './int64.js';
 import type { SocketAddress } from './socket-address.js';
 
+// The host part, made once per store host: a broker makes every id with the same one.
+let cachedHost: SocketAddress | undefined;
+let cachedHostHex = '';
+
 export function createOffsetMessageId(storeHost: SocketAddress, physicalOffset: number): string {
+  if (Number.isSafeInteger(physicalOffset) && physicalOffset >= 0) {
+    if (storeHost !== cachedHost) {
+      cachedHostHex = Buffer.from(storeHost.ip).toString('hex').toUpperCase() + hexOfUint32(storeHost.port);
+      cachedHost = storeHost;
+    }
+    return cachedHostHex + hexOfUint53(physicalOffset);
+  }
   const buf = Buffer.alloc(storeHost.ip.length + 12);
   buf.set(storeHost.ip, 0);
   buf.writeInt32BE(storeHost.port, storeHost.ip.length);

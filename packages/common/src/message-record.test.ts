@@ -164,4 +164,26 @@ test('offset message id round-trips and is upper-case hex', () => {
   assert.throws(() => decodeOffsetMessageId('nothex'), /not an offset message id/);
 });
 
+test('offset message ids: the same bytes as a Buffer-built reference, across hosts and offset edges', () => {
+  const reference = (host: { ip: Buffer; port: number }, offset: number) => {
+    const b = Buffer.alloc(host.ip.length + 12);
+    host.ip.copy(b);
+    b.writeInt32BE(host.port, host.ip.length);
+    b.writeInt32BE(Math.floor(offset / 2 ** 32), host.ip.length + 4);
+    b.writeUInt32BE(offset - Math.floor(offset / 2 ** 32) * 2 ** 32, host.ip.length + 8);
+    return b.toString('hex').toUpperCase();
+  };
+  const hosts = [parseSocketAddress('127.0.0.1:10911'), parseSocketAddress('[::1]:65535'), parseSocketAddress('10.0.0.255:1')];
+  // Alternating hosts also checks that the per-host part is never reused for another host.
+  for (const offset of [0, 1, 0xff, 0xffff_ffff, 0x1_0000_0000, 0x12_3456_789a, 2 ** 53 - 1]) {
+    for (const host of hosts) {
+      const id = createOffsetMessageId(host, offset);
+      assert.is(id, reference(host, offset), `${offset}`);
+      assert.is(decodeOffsetMessageId(id).physicalOffset, offset);
+    }
+  }
+  // Outside what a log offset can be: still the Java long's bytes.
+  assert.is(createOffsetMessageId(hosts[0]!, -1), reference(hosts[0]!, -1));
+});
+
 test.run();

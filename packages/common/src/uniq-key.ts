@@ -6,6 +6,7 @@
 //   | millis since the start of this month(int 4) | counter(short 2)
 // IPv6 clients have a 16-byte ip, so 28 bytes / 56 characters.
 import { randomInt } from 'node:crypto';
+import { HEX_BYTES, hexOfUint32 } from './hex.js';
 import { ipToBytes } from './socket-address.js';
 
 export interface UniqKeyOptions {
@@ -29,9 +30,6 @@ function startOfNextMonthMs(ms: number): number {
   const d = new Date(ms);
   return new Date(d.getFullYear(), d.getMonth() + 1, 1, 0, 0, 0, 0).getTime();
 }
-
-/** "00" … "FF": ids are built from these instead of through a Buffer and toString('hex'). */
-const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
 
 export class UniqKeyGenerator {
   private readonly fixHex: string;
@@ -63,7 +61,7 @@ export class UniqKeyGenerator {
       }
       let diff = (now - this.startTimeMs) | 0;
       if (diff < 0 && diff > -1_000_000) diff = 0; // Java: a clock that stepped back a little
-      this.prefix = this.fixHex + HEX_BYTES[(diff >>> 24) & 0xff] + HEX_BYTES[(diff >>> 16) & 0xff] + HEX_BYTES[(diff >>> 8) & 0xff] + HEX_BYTES[diff & 0xff];
+      this.prefix = this.fixHex + hexOfUint32(diff);
       this.prefixMs = now;
     }
     const counter = this.counter;

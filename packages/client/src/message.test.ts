@@ -10,6 +10,7 @@ import { processPullResponse } from './pull-api.js';
 import { createResponse } from '@orbit/remoting';
 import { messageQueue } from './message-queue.js';
 import { buildSubscriptionData } from './subscription.js';
+import { buildSendProperties, sendPropertiesText, type Message } from './message.js';
 
 const record = storedRecord;
 const decoded = (buf: Buffer, brokerName: string) => decodeMessageExt(buf, 0, buf.length, brokerName).toJSON();
@@ -70,6 +71,21 @@ test('pull body: several records; client-side tag filter; MIN/MAX_OFFSET set; a 
   assert.is(bad.length, 1);
   const all = processPullResponse(response, messageQueue('TopicTest', 'broker-a', 3), buildSubscriptionData('TopicTest', '*'), 'h:1', () => undefined);
   assert.equal(all.msgFoundList.map((m) => m.queueOffset), [10, 11, 12]);
+});
+
+test('sendPropertiesText writes what encodeProperties(buildSendProperties()) writes', () => {
+  const cases: Message[] = [
+    { topic: 'T', body: 'x' },
+    { topic: 'T', body: 'x', tags: 'TagA', keys: ['k1', 'k2'], waitStoreMsgOK: false },
+    { topic: 'T', body: 'x', keys: 'one', delayTimeLevel: 3, properties: {} },
+    { topic: 'T', body: 'x', keys: [], tags: '', delayTimeLevel: 0 },
+    { topic: 'T', body: 'x', tags: 'héllo', properties: { a: '1', TAGS: 'ignored', b: '2' } },
+  ];
+  for (const msg of cases) {
+    for (const uniq of ['7F000001A1B2C3D4E5F6000000010002', undefined]) {
+      assert.is(sendPropertiesText(msg, uniq), encodeProperties(buildSendProperties(msg, uniq)), JSON.stringify(msg));
+    }
+  }
 });
 
 test.run();

@@ -1,7 +1,8 @@
 // Messages as producers build them (Message) and as consumers receive them (MessageExt, decoded from
 // the stored records of a pull body, facts §4.1). Properties travel as RocketMQ's properties string
 // (facts §4.3); TAGS, KEYS, DELAY and UNIQ_KEY are properties too.
-import { PropertyKey } from '@orbit/common/message-const';
+import { NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR, PropertyKey } from '@orbit/common/message-const';
+import { encodeProperties } from '@orbit/common/properties';
 import { RETRY_GROUP_TOPIC_PREFIX } from './names.js';
 
 export interface Message {
@@ -88,6 +89,27 @@ export function buildSendProperties(msg: Message, uniqKey: string | undefined): 
     }
   }
   return props;
+}
+
+/**
+ * encodeProperties(buildSendProperties(msg, uniqKey)), built straight into the text when the message
+ * has no properties of its own (the usual case, once for every message a batch carries): no Map.
+ */
+export function sendPropertiesText(msg: Message, uniqKey: string | undefined): string {
+  if (hasOwnEntries(msg.properties)) return encodeProperties(buildSendProperties(msg, uniqKey));
+  let out = uniqKey !== undefined ? PropertyKey.UNIQ_KEY + NAME_VALUE_SEPARATOR + uniqKey + PROPERTY_SEPARATOR : '';
+  out += PropertyKey.WAIT + NAME_VALUE_SEPARATOR + (msg.waitStoreMsgOK === false ? 'false' : 'true') + PROPERTY_SEPARATOR;
+  if (msg.tags) out += PropertyKey.TAGS + NAME_VALUE_SEPARATOR + msg.tags + PROPERTY_SEPARATOR;
+  const keys = keysText(msg.keys);
+  if (keys !== undefined) out += PropertyKey.KEYS + NAME_VALUE_SEPARATOR + keys + PROPERTY_SEPARATOR;
+  if (msg.delayTimeLevel !== undefined && msg.delayTimeLevel > 0) out += PropertyKey.DELAY + NAME_VALUE_SEPARATOR + String(msg.delayTimeLevel) + PROPERTY_SEPARATOR;
+  return out;
+}
+
+function hasOwnEntries(record: Record<string, string> | undefined): boolean {
+  if (!record) return false;
+  for (const key in record) if (Object.hasOwn(record, key)) return true;
+  return false;
 }
 
 /**

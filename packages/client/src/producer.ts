@@ -11,7 +11,7 @@ import { errorText } from './async-util.js';
 import { resolveClientConfig, type ClientConfig } from './client-config.js';
 import { MQBrokerError, MQClientError } from './errors.js';
 import { LatencyFaultTolerance } from './latency-fault-tolerance.js';
-import { buildSendProperties, CompressionType, COMPRESSION_TYPE_SHIFT, messageBodyBytes, type Message } from './message.js';
+import { buildSendProperties, CompressionType, COMPRESSION_TYPE_SHIFT, messageBodyBytes, sendPropertiesText, type Message } from './message.js';
 import { encodeBatchBody, type BatchEntry } from './message-batch.js';
 import { formatMessageQueue, type MessageQueue } from './message-queue.js';
 import { selectOneMessageQueue, SendQueueIndex, type MessageQueueSelector } from './message-queue-selector.js';
@@ -217,7 +217,7 @@ export class Producer implements ProducerInner {
       this.checkMessage(msg, msg !== first);
       const uniq = msg.properties?.[PropertyKey.UNIQ_KEY] ?? createUniqKey(this.config.clientIP);
       ids.push(uniq);
-      entries.push({ flag: msg.flag ?? 0, body: messageBodyBytes(msg.body), properties: encodeProperties(buildSendProperties(msg, uniq)) });
+      entries.push({ flag: msg.flag ?? 0, body: messageBodyBytes(msg.body), properties: sendPropertiesText(msg, uniq) });
     }
     if (isRetryTopic(first.topic)) throw new MQClientError('retry group topic is not supported for batching');
     const body = encodeBatchBody(entries);

@@ -151,6 +151,15 @@ test('validateMessage refuses what the store must not write', () => {
   assert.match(validateMessage(sample({ topic: '' }), 1024)!, /empty/);
   assert.match(validateMessage(sample({ topic: 'x'.repeat(128) }), 1024)!, /128 bytes/);
   assert.match(validateMessage(sample({ queueId: -1 }), 1024)!, /negative/);
+  // Fields stored as Java ints and longs: out of range is an error, never a wrapped value on disk.
+  assert.match(validateMessage(sample({ queueId: 2 ** 31 }), 1024)!, /queue id .* Java int/);
+  assert.match(validateMessage(sample({ flag: 2 ** 31 }), 1024)!, /flag .* 32-bit/);
+  assert.match(validateMessage(sample({ flag: 1.5 }), 1024)!, /flag .* 32-bit/);
+  assert.match(validateMessage(sample({ reconsumeTimes: -(2 ** 31) - 1 }), 1024)!, /reconsumeTimes .* 32-bit/);
+  assert.match(validateMessage(sample({ sysFlag: Number.NaN }), 1024)!, /sysFlag .* 32-bit/);
+  assert.match(validateMessage(sample({ bornTimestamp: 2 ** 53 }), 1024)!, /bornTimestamp .* safe integer/);
+  assert.match(validateMessage(sample({ preparedTransactionOffset: Number.POSITIVE_INFINITY }), 1024)!, /preparedTransactionOffset/);
+  assert.is(validateMessage(sample({ queueId: 2 ** 31 - 1, flag: -(2 ** 31), reconsumeTimes: 2 ** 31 - 1 }), 1024), undefined);
   assert.match(validateMessage(sample({ body: Buffer.alloc(1025) }), 1024)!, /maxMessageSize/);
   assert.match(validateMessage(sample({ properties: 'a\u0001' + 'v'.repeat(32767) }), 1024)!, /properties/);
 });

@@ -317,11 +317,25 @@ export function decodeStoredRecords(buf: Buffer): DecodedRecord[] {
  * Checks what a producer sends before anything is written (MessageStore.checkMessage). Pass the
  * record's plan when there is one, so the string sizes are not measured twice.
  */
+const INT32_MIN = -0x8000_0000;
+const INT32_MAX = 0x7fff_ffff;
+
+function isInt32(value: number): boolean {
+  return Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX;
+}
+
 export function validateMessage(msg: MessageToStore, maxMessageBytes: number, plan?: RecordPlan): string | undefined {
   const topicBytes = plan ? plan.topicBytes : Buffer.byteLength(msg.topic, 'utf8');
   if (topicBytes === 0) return 'topic is empty';
   if (topicBytes > MessageLimits.maxTopicBytes) return `topic is ${topicBytes} bytes, more than ${MessageLimits.maxTopicBytes}`;
   if (!Number.isInteger(msg.queueId) || msg.queueId < 0) return `queue id ${msg.queueId} is negative or not an integer`;
+  if (msg.queueId > INT32_MAX) return `queue id ${msg.queueId} is larger than a Java int`;
+  // The record stores these as Java ints and longs; DataView stores would wrap a value that does not fit.
+  if (!isInt32(msg.flag)) return `flag ${msg.flag} is not a 32-bit integer`;
+  if (!isInt32(msg.sysFlag)) return `sysFlag ${msg.sysFlag} is not a 32-bit integer`;
+  if (!isInt32(msg.reconsumeTimes)) return `reconsumeTimes ${msg.reconsumeTimes} is not a 32-bit integer`;
+  if (!Number.isSafeInteger(msg.bornTimestamp)) return `bornTimestamp ${msg.bornTimestamp} is not a safe integer`;
+  if (!Number.isSafeInteger(msg.preparedTransactionOffset)) return `preparedTransactionOffset ${msg.preparedTransactionOffset} is not a safe integer`;
   if (msg.body.length > maxMessageBytes) return `message body is ${msg.body.length} bytes, more than maxMessageSize ${maxMessageBytes}`;
   const propertiesBytes = plan ? plan.propertiesBytes : Buffer.byteLength(msg.properties, 'utf8');
   if (propertiesBytes > MessageLimits.maxPropertiesBytes) {

@@ -99,14 +99,25 @@ export function decodeJsonHeader(buf: Buffer, start: number, end: number): Decod
   if (extFields !== undefined && extFields !== null) {
     if (typeof extFields !== 'object' || Array.isArray(extFields)) throw headerProblem('JSON header field "extFields" is not an object', opaque, flag);
     const source = extFields as Record<string, unknown>;
-    for (const key of Object.keys(source)) {
-      const value = extFieldText(source[key]);
-      if (value === undefined) continue; // null: fastjson would not have written it
-      if (value === null) throw headerProblem(`extFields value of "${key}" cannot be turned into text`, opaque, flag);
-      setOwn(cmd.extFields, key, value);
+    if (allStringValues(source)) {
+      // The usual case (Java clients and Orbit send only strings): JSON.parse's own object is already
+      // what the copy below would build (own data properties, "__proto__" included), so keep it.
+      cmd.extFields = source as Record<string, string>;
+    } else {
+      for (const key of Object.keys(source)) {
+        const value = extFieldText(source[key]);
+        if (value === undefined) continue; // null: fastjson would not have written it
+        if (value === null) throw headerProblem(`extFields value of "${key}" cannot be turned into text`, opaque, flag);
+        setOwn(cmd.extFields, key, value);
+      }
     }
   }
   return cmd;
+}
+
+function allStringValues(record: Record<string, unknown>): boolean {
+  for (const key in record) if (typeof record[key] !== 'string') return false;
+  return true;
 }
 
 /** A header error that still names the frame's opaque and flag when they were read. */

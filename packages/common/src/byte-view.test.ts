@@ -1,9 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { getInt64, setInt64, viewOf, writeText } from './byte-view.js';
+import { setInt64, viewOf, writeText } from './byte-view.js';
 import { readInt64BE, writeInt64BE } from './int64.js';
 
-test('setInt64 writes the bytes writeInt64BE writes, and getInt64 reads them back', () => {
+test('setInt64 writes the bytes writeInt64BE writes', () => {
   const values = [0, 1, 0xffff_ffff, 0x1_0000_0000, 2 ** 53 - 1, -1, -5, -(2 ** 31), 1_764_041_617_123];
   for (const value of values) {
     const a = Buffer.alloc(8);
@@ -11,7 +11,6 @@ test('setInt64 writes the bytes writeInt64BE writes, and getInt64 reads them bac
     writeInt64BE(a, 0, value);
     setInt64(viewOf(b), 0, value);
     assert.equal(b.toString('hex'), a.toString('hex'), `bytes of ${value}`);
-    assert.is(getInt64(viewOf(b), 0), value);
     assert.is(readInt64BE(b, 0), value);
   }
 });

@@ -26,10 +26,6 @@ export function setInt64(view: DataView, offset: number, value: number): void {
   view.setUint32(offset + 4, value - high * TWO_POW_32);
 }
 
-export function getInt64(view: DataView, offset: number): number {
-  return view.getInt32(offset) * TWO_POW_32 + view.getUint32(offset + 4);
-}
-
 /**
  * Writes `text` (whose UTF-8 length is `byteLength`) at `offset`; returns the bytes written. ASCII
  * text (UTF-8 length = string length, true of every topic and nearly every property string) takes

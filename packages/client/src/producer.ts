@@ -11,7 +11,7 @@ import { errorText } from './async-util.js';
 import { resolveClientConfig, type ClientConfig } from './client-config.js';
 import { MQBrokerError, MQClientError } from './errors.js';
 import { LatencyFaultTolerance } from './latency-fault-tolerance.js';
-import { buildSendProperties, CompressionType, COMPRESSION_TYPE_SHIFT, messageBodyBytes, sendPropertiesText, type Message } from './message.js';
+import { CompressionType, COMPRESSION_TYPE_SHIFT, messageBodyBytes, sendPropertiesText, type Message } from './message.js';
 import { encodeBatchBody, type BatchEntry } from './message-batch.js';
 import { formatMessageQueue, type MessageQueue } from './message-queue.js';
 import { selectOneMessageQueue, SendQueueIndex, type MessageQueueSelector } from './message-queue-selector.js';
@@ -261,11 +261,10 @@ export class Producer implements ProducerInner {
 
   private prepare(msg: Message): PreparedSend {
     const uniq = msg.properties?.[PropertyKey.UNIQ_KEY] ?? createUniqKey(this.config.clientIP);
-    const props = buildSendProperties(msg, uniq);
     let body = messageBodyBytes(msg.body);
     let sysFlag = 0;
     // A transaction's prepare (TransactionProducer) carries the PREPARED bit, as sendKernelImpl sets it.
-    if (props.get(PropertyKey.TRAN_MSG)?.toLowerCase() === 'true') sysFlag |= SysFlag.TRANSACTION_PREPARED_TYPE;
+    if (userProperty(msg, PropertyKey.TRAN_MSG)?.toLowerCase() === 'true') sysFlag |= SysFlag.TRANSACTION_PREPARED_TYPE;
     if (body.length > this.compressMsgBodyOverHowmuch) {
       body = deflateSync(body, { level: this.compressLevel });
       sysFlag |= SysFlag.COMPRESSED | (CompressionType.ZLIB << COMPRESSION_TYPE_SHIFT);
@@ -273,8 +272,8 @@ export class Producer implements ProducerInner {
     let reconsumeTimes = 0;
     let maxReconsumeTimes: number | undefined;
     if (isRetryTopic(msg.topic)) {
-      reconsumeTimes = Number(props.get(PropertyKey.RECONSUME_TIME) ?? 0) | 0;
-      const max = props.get(PropertyKey.MAX_RECONSUME_TIMES);
+      reconsumeTimes = Number(userProperty(msg, PropertyKey.RECONSUME_TIME) ?? 0) | 0;
+      const max = userProperty(msg, PropertyKey.MAX_RECONSUME_TIMES);
       if (max !== undefined) maxReconsumeTimes = Number(max) | 0;
     }
     return {
@@ -282,7 +281,7 @@ export class Producer implements ProducerInner {
       uniqMsgId: uniq,
       flag: msg.flag ?? 0,
       sysFlag,
-      properties: encodeProperties(props),
+      properties: sendPropertiesText(msg, uniq),
       body,
       batch: false,
       reconsumeTimes,
@@ -429,4 +428,14 @@ export class Producer implements ProducerInner {
     if (info !== undefined && info.messageQueues.length > 0) return info;
     throw new MQClientError(`No route info of this topic: ${topic}`, ResponseCode.TOPIC_NOT_EXIST);
   }
+}
+
+/**
+ * A property the user set on the message, as text. TRAN_MSG, RECONSUME_TIME and MAX_RECONSUME_TIMES
+ * can only be these (buildSendProperties sets none of them), so a send reads them here and builds no
+ * properties Map.
+ */
+function userProperty(msg: Message, key: string): string | undefined {
+  const value: unknown = msg.properties?.[key];
+  return value === undefined || value === null ? undefined : String(value);
 }

@@ -1,9 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeProperties } from '@orbit/common/properties';
-import { buildSendProperties } from './message.js';
+import { sendPropertiesText } from './message.js';
 import { BATCH_ENTRY_OVERHEAD_BYTES, decodeBatchBody, encodeBatchBody } from './message-batch.js';
-import { encodeProperties } from '@orbit/common/properties';
 
 test('batch entry byte layout (facts §4.4), checked field by field', () => {
   const props = 'UNIQ_KEY\u0001AB\u0002TAGS\u0001t\u0002';
@@ -32,13 +31,12 @@ test('batch entry byte layout (facts §4.4), checked field by field', () => {
 });
 
 test('per-message properties carry UNIQ_KEY, WAIT, TAGS, KEYS (multi keys space-separated), DELAY', () => {
-  const props = buildSendProperties({ topic: 'T', body: 'x', tags: 'TagA', keys: ['k1', 'k2'], delayTimeLevel: 3, properties: { a: '1', TAGS: 'ignored' } }, 'ID1');
-  assert.equal([...props.entries()], [['UNIQ_KEY', 'ID1'], ['WAIT', 'true'], ['TAGS', 'TagA'], ['KEYS', 'k1 k2'], ['DELAY', '3'], ['a', '1']]);
-  const text = encodeProperties(props);
+  const text = sendPropertiesText({ topic: 'T', body: 'x', tags: 'TagA', keys: ['k1', 'k2'], delayTimeLevel: 3, properties: { a: '1', TAGS: 'ignored' } }, 'ID1');
+  assert.equal([...decodeProperties(text).entries()], [['UNIQ_KEY', 'ID1'], ['WAIT', 'true'], ['TAGS', 'TagA'], ['KEYS', 'k1 k2'], ['DELAY', '3'], ['a', '1']]);
   assert.is(text, 'UNIQ_KEY\u0001ID1\u0002WAIT\u0001true\u0002TAGS\u0001TagA\u0002KEYS\u0001k1 k2\u0002DELAY\u00013\u0002a\u00011\u0002');
   assert.equal(decodeProperties(text).get('KEYS'), 'k1 k2');
-  const noWait = buildSendProperties({ topic: 'T', body: 'x', waitStoreMsgOK: false }, undefined);
-  assert.equal([...noWait.entries()], [['WAIT', 'false']]);
+  const noWait = sendPropertiesText({ topic: 'T', body: 'x', waitStoreMsgOK: false }, undefined);
+  assert.equal([...decodeProperties(noWait).entries()], [['WAIT', 'false']]);
 });
 
 test('decodeBatchBody rejects inconsistent lengths', () => {

@@ -2,7 +2,6 @@
 // the stored records of a pull body, facts §4.1). Properties travel as RocketMQ's properties string
 // (facts §4.3); TAGS, KEYS, DELAY and UNIQ_KEY are properties too.
 import { NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR, PropertyKey } from '@orbit/common/message-const';
-import { encodeProperties } from '@orbit/common/properties';
 import { RETRY_GROUP_TOPIC_PREFIX } from './names.js';
 
 export interface Message {
@@ -72,44 +71,34 @@ export function keysText(keys: Message['keys']): string | undefined {
 }
 
 /**
- * The properties a message is sent with, in the order the Java client builds them: UNIQ_KEY, WAIT,
- * TAGS, KEYS, DELAY, then the user's own.
- */
-export function buildSendProperties(msg: Message, uniqKey: string | undefined): Map<string, string> {
-  const props = new Map<string, string>();
-  if (uniqKey !== undefined) props.set(PropertyKey.UNIQ_KEY, uniqKey);
-  props.set(PropertyKey.WAIT, msg.waitStoreMsgOK === false ? 'false' : 'true');
-  if (msg.tags) props.set(PropertyKey.TAGS, msg.tags);
-  const keys = keysText(msg.keys);
-  if (keys !== undefined) props.set(PropertyKey.KEYS, keys);
-  if (msg.delayTimeLevel !== undefined && msg.delayTimeLevel > 0) props.set(PropertyKey.DELAY, String(msg.delayTimeLevel));
-  if (msg.properties) {
-    for (const [key, value] of Object.entries(msg.properties)) {
-      if (!props.has(key) && value !== undefined && value !== null) props.set(key, String(value));
-    }
-  }
-  return props;
-}
-
-/**
- * encodeProperties(buildSendProperties(msg, uniqKey)), built straight into the text when the message
- * has no properties of its own (the usual case, once for every message a batch carries): no Map.
+ * The properties text a message is sent with (once for every message a producer sends), in the
+ * order the Java client builds them: UNIQ_KEY, WAIT, TAGS, KEYS, DELAY, then the user's own, except
+ * those the fields before already set and null ones. Written straight into the text: no Map.
  */
 export function sendPropertiesText(msg: Message, uniqKey: string | undefined): string {
-  if (hasOwnEntries(msg.properties)) return encodeProperties(buildSendProperties(msg, uniqKey));
   let out = uniqKey !== undefined ? PropertyKey.UNIQ_KEY + NAME_VALUE_SEPARATOR + uniqKey + PROPERTY_SEPARATOR : '';
   out += PropertyKey.WAIT + NAME_VALUE_SEPARATOR + (msg.waitStoreMsgOK === false ? 'false' : 'true') + PROPERTY_SEPARATOR;
-  if (msg.tags) out += PropertyKey.TAGS + NAME_VALUE_SEPARATOR + msg.tags + PROPERTY_SEPARATOR;
+  const tags = msg.tags ? msg.tags : undefined;
+  if (tags !== undefined) out += PropertyKey.TAGS + NAME_VALUE_SEPARATOR + tags + PROPERTY_SEPARATOR;
   const keys = keysText(msg.keys);
   if (keys !== undefined) out += PropertyKey.KEYS + NAME_VALUE_SEPARATOR + keys + PROPERTY_SEPARATOR;
-  if (msg.delayTimeLevel !== undefined && msg.delayTimeLevel > 0) out += PropertyKey.DELAY + NAME_VALUE_SEPARATOR + String(msg.delayTimeLevel) + PROPERTY_SEPARATOR;
+  const delay = msg.delayTimeLevel !== undefined && msg.delayTimeLevel > 0 ? String(msg.delayTimeLevel) : undefined;
+  if (delay !== undefined) out += PropertyKey.DELAY + NAME_VALUE_SEPARATOR + delay + PROPERTY_SEPARATOR;
+  const user = msg.properties;
+  if (user) {
+    for (const key of Object.keys(user)) {
+      const value: unknown = user[key];
+      if (value === undefined || value === null) continue;
+      const setAbove =
+        key === PropertyKey.WAIT ||
+        (key === PropertyKey.UNIQ_KEY && uniqKey !== undefined) ||
+        (key === PropertyKey.TAGS && tags !== undefined) ||
+        (key === PropertyKey.KEYS && keys !== undefined) ||
+        (key === PropertyKey.DELAY && delay !== undefined);
+      if (!setAbove) out += key + NAME_VALUE_SEPARATOR + String(value) + PROPERTY_SEPARATOR;
+    }
+  }
   return out;
-}
-
-function hasOwnEntries(record: Record<string, string> | undefined): boolean {
-  if (!record) return false;
-  for (const key in record) if (Object.hasOwn(record, key)) return true;
-  return false;
 }
 
 /**

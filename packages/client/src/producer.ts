@@ -432,8 +432,8 @@ export class Producer implements ProducerInner {
 
 /**
  * A property the user set on the message, as text. TRAN_MSG, RECONSUME_TIME and MAX_RECONSUME_TIMES
- * can only be these (buildSendProperties sets none of them), so a send reads them here and builds no
- * properties Map.
+ * come only from there (sendPropertiesText derives none of them from other fields), so a send reads
+ * them from the message and builds no properties Map.
  */
 function userProperty(msg: Message, key: string): string | undefined {
   const value: unknown = msg.properties?.[key];
